@@ -1,0 +1,62 @@
+# poolkit: the two commands are `make demo` and `make test`; `make help` lists the rest.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+export ANSIBLE_NOCOLOR ?= 1
+
+# Molecule scenarios run by `make test` (molecule/<name>/); override to run a subset:
+#   make molecule SCENARIOS=postgresql
+SCENARIOS ?= postgresql
+
+.PHONY: help setup demo lab deploy test lint unit molecule clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install .venv, a Docker Engine with compose v2 and the base images (safe to re-run)
+	@scripts/setup.sh
+
+demo: setup lab deploy ## Start the lab and deploy the poolers into it, then prove a query goes through
+	@python scripts/demo-proof.py
+
+lab: ## Start the lab containers (inventories/local) on the poolkit-lab network
+	@echo "==> Starting the lab (lab/up.yml)"
+	@ansible-playbook lab/up.yml
+
+deploy: ## Run playbooks/deploy-pooler.yml against inventories/local
+	@echo "==> Deploying (playbooks/deploy-pooler.yml against inventories/local)"
+	@ansible-playbook playbooks/deploy-pooler.yml
+
+test: setup lint unit molecule ## Everything CI runs: lint, unit tests, molecule scenarios
+	@echo "==> make test: all green"
+
+lint: ## ansible-lint (production profile), yamllint, ruff
+	@echo "==> ruff"
+	@ruff check src tests filter_plugins scripts molecule
+	@ruff format --check src tests filter_plugins scripts molecule
+	@echo "==> yamllint"
+	@yamllint --strict .
+	@echo "==> ansible-lint (production profile)"
+	@ansible-lint
+
+unit: ## Unit and property tests (pytest tests/unit)
+	@echo "==> pytest tests/unit"
+	@pytest tests/unit
+
+molecule: ## Molecule scenarios: create, converge, idempotence, verify, destroy
+	@for scenario in $(SCENARIOS); do \
+	  echo "==> molecule test -s $$scenario"; \
+	  molecule test -s $$scenario || exit 1; \
+	done
+
+clean: ## Remove the lab containers and network, and molecule leftovers
+	@if [ -x $(VENV)/bin/ansible-playbook ] && docker info >/dev/null 2>&1; then \
+	  ansible-playbook lab/down.yml; \
+	  for scenario in $(SCENARIOS); do molecule destroy -s $$scenario >/dev/null 2>&1 || true; done; \
+	else echo "==> Nothing to clean: no .venv or no Docker Engine"; fi

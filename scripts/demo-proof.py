@@ -1,0 +1,73 @@
+"""End of `make demo`: print how to connect to the lab and prove a query goes through.
+
+Reads the lab inventory (the same files Ansible reads), so the ports and credentials shown
+are the ones deployed. Exit status 1 when an endpoint that should answer does not.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psycopg
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+INVENTORY = ROOT / "inventories" / "local"
+
+# Container port -> what listens there in the lab, and the inventory group that deploys it.
+SERVICES = {
+    5432: ("PostgreSQL (direct, for comparison)", "postgres"),
+    6432: ("PgBouncer (transaction pooling)", "pgbouncer"),
+    9999: ("Pgpool-II (load balancing)", "pgpool"),
+}
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+
+
+def endpoints() -> list[tuple[str, str, int]]:
+    found = []
+    for host_file in sorted((INVENTORY / "host_vars").glob("*.yml")):
+        for mapping in load(host_file).get("lab_published_ports", []):
+            address, host_port, container_port = str(mapping).split(":")
+            if int(container_port) in SERVICES:
+                found.append((host_file.stem, address, int(host_port), int(container_port)))
+    return found
+
+
+def main() -> int:
+    creds = load(INVENTORY / "group_vars" / "all.yml")
+    user, dbname = creds["lab_app_user"], creds["lab_app_database"]
+    password = creds["lab_app_password"]
+    groups = load(INVENTORY / "hosts.yml")["all"]["children"]
+    failed = False
+    print("\nThe lab answers on 127.0.0.1 only. Password of the demo role:")
+    print("  lab_app_password in inventories/local/group_vars/all.yml\n")
+    for host, address, port, container_port in endpoints():
+        name, group = SERVICES[container_port]
+        if host not in (groups.get(group) or {}).get("hosts", {}):
+            continue
+        dsn = f"postgresql://{user}@{address}:{port}/{dbname}"
+        print(f"  {name:38} {dsn}")
+        try:
+            with psycopg.connect(dsn, password=password, connect_timeout=5) as conn:
+                row = conn.execute(
+                    "SELECT current_user, current_database(), pg_backend_pid(),"
+                    " split_part(version(), ' ', 2)"
+                ).fetchone()
+        except psycopg.Error as exc:
+            failed = True
+            print(f"    FAILED: {str(exc).strip().splitlines()[-1]}")
+            continue
+        print(
+            f"    proof: SELECT went through as {row[0]} on {row[1]}, "
+            f"backend pid {row[2]}, PostgreSQL {row[3]}"
+        )
+    print("\nTry it:  psql 'postgresql://app@127.0.0.1:15432/app'   (or the PgBouncer DSN)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

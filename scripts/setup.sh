@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make setup`: everything poolkit needs on this machine, safe to re-run, saying what it does.
+#   1. .venv/ with poolkit (editable) and the pinned tools from pyproject.toml [dev]
+#   2. a Docker Engine with compose v2 (the user's, or Debian's started in the background)
+#   3. the Debian base images (registry pull, or a local debootstrap build with the same tag)
+#   4. the systemd images the lab and molecule run (images/systemd)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'poolkit setup: %s\n' "$*" >&2; exit 1; }
+
+# 1. Python virtualenv
+command -v python3 >/dev/null 2>&1 || die "python3 is missing: install Python 3.11 or newer (e.g. 'apt-get install python3 python3-venv')."
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "python3 is $(python3 -V 2>&1 | cut -d' ' -f2); poolkit needs 3.11 or newer."
+if [ ! -x .venv/bin/python ]; then
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || die "python3 cannot create virtualenvs: install python3-venv (sudo apt-get install python3-venv) and re-run 'make setup'."
+    say "Installing python3-venv"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  say "Creating .venv with $(python3 -V)"
+  python3 -m venv .venv
+fi
+stamp=.venv/.poolkit-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "Installing poolkit (editable) and its pinned tools into .venv (a few minutes the first time)"
+  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  echo "$want" > "$stamp"
+else
+  say ".venv is up to date with pyproject.toml"
+fi
+
+# 2. Docker Engine and compose v2
+scripts/setup-docker.sh
+
+# 3. Base images for every FROM line
+scripts/base-images.sh trixie bookworm
+
+# 4. systemd images for the lab and molecule
+for release in trixie bookworm; do
+  say "Building poolkit/systemd:$release (images/systemd; cached after the first time)"
+  docker build -q -t "poolkit/systemd:$release" --build-arg "DEBIAN_RELEASE=$release" images/systemd >/dev/null
+done
+say "Setup done: .venv/bin/poolkit, .venv/bin/ansible-playbook and .venv/bin/molecule are ready"
