@@ -141,8 +141,11 @@ options:
     elements: dict
     required: true
   existing_text:
-    description: The current userlist.txt content; empty when there is none yet.
-    type: string
+    description:
+      - The current userlist.txt content; empty when there is none yet.
+      - Or a mapping of user name to the verifier deployed now (for example the server's
+        C(pg_authid.rolpassword)), so every pooler host keeps the server's verifier.
+    type: raw
     default: ""
   method:
     description: Verifier format for passwords.
@@ -270,7 +273,10 @@ def poolkit_userlist(
             "users: expected a list of {name, password} or {name, verifier} mappings"
         )
     entries = [_user_entry(index, user) for index, user in enumerate(users)]
-    existing = poolkit_userlist_parse(existing_text)
+    if isinstance(existing_text, Mapping):  # {user: verifier}, e.g. read from pg_authid
+        existing = {str(name): str(secret) for name, secret in existing_text.items() if secret}
+    else:
+        existing = poolkit_userlist_parse(existing_text)
     return _call(
         lambda: verifiers.render_userlist(
             verifiers.userlist_entries(

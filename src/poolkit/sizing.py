@@ -309,6 +309,17 @@ def _floor(x: Fraction) -> int:
     return math.floor(x)
 
 
+def fd_limit(max_client_conn: int, server_connections: int) -> int:
+    """File descriptors one PgBouncer process needs (its `LimitNOFILE`).
+
+    roundup_FD_ROUND((max_client_conn + server connections of the process) x FD_MARGIN
+    + FD_EXTRA), and never below FD_ROUND. The single definition of `limits.nofile`:
+    `poolkit.pgbouncer.nofile` and the role's preflight check use it too.
+    """
+    need = max_client_conn + server_connections
+    return max(FD_ROUND, _ceil_div(_ceil(need * FD_MARGIN) + FD_EXTRA, FD_ROUND) * FD_ROUND)
+
+
 def square_root_staffing(load: Fraction, beta: int = STAFFING_BETA) -> int:
     """Smallest integer N >= 1 with N >= load + beta * sqrt(load), computed exactly."""
     if load <= 0:
@@ -603,8 +614,7 @@ def size(topology: Topology) -> Sizing:
             f"{max_pool} x {cancel} = {worst} <= {pp_budget}",
             "pgpool",
         )
-    fd_need = max_client + per_process
-    nofile = max(FD_ROUND, _ceil_div(_ceil(fd_need * FD_MARGIN) + FD_EXTRA, FD_ROUND) * FD_ROUND)
+    nofile = fd_limit(max_client, per_process)
     derive(
         "limits.nofile",
         nofile,

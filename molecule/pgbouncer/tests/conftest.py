@@ -1,0 +1,130 @@
+"""Fixtures for the PgBouncer scenario: DSNs through PgBouncer and straight to Postgres,
+the journal of the host under test on failure, and re-running the role from a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+# converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
+PASSWORDS = {
+    "app": "molecule-app-secret",
+    "pgb_admin": "molecule-admin-secret",
+    "pgb_stats": "molecule-stats-secret",
+}
+
+
+@pytest.fixture
+def hostvars(host):
+    return host.ansible.get_variables()
+
+
+@pytest.fixture
+def bouncer(hostvars):
+    """Connect through PgBouncer: bouncer(dbname='app', user='app', **psycopg kwargs)."""
+
+    def connect(dbname="app", user="app", password=None, **kwargs):
+        kwargs.setdefault("autocommit", True)
+        kwargs.setdefault("connect_timeout", 10)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=hostvars["test_bouncer_port"],
+            dbname=dbname,
+            user=user,
+            password=PASSWORDS.get(user) if password is None else password,
+            **kwargs,
+        )
+
+    return connect
+
+
+@pytest.fixture
+def postgres(hostvars):
+    """A direct connection to the backend, to watch pg_stat_activity."""
+    conn = psycopg.connect(
+        host="127.0.0.1",
+        port=hostvars["test_pg_port"],
+        dbname="app",
+        user="app",
+        password=PASSWORDS["app"],
+        autocommit=True,
+    )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def server_count(postgres):
+    """Server connections PgBouncer holds for the pool tagged `application_name`."""
+
+    def count(application_name):
+        return postgres.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (application_name,),
+        ).fetchone()[0]
+
+    return count
+
+
+@pytest.fixture
+def wait_pool_drained(server_count):
+    """Wait until no server connection of the pool is left (server_idle_timeout = 4 s)."""
+
+    def wait(application_name, timeout=15):
+        deadline = time.monotonic() + timeout
+        while server_count(application_name) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert server_count(application_name) == 0, f"{application_name} never drained"
+
+    return wait
+
+
+@pytest.fixture
+def main_pid(host):
+    def pid(unit="pgbouncer@1.service"):
+        return int(host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip())
+
+    return pid
+
+
+@pytest.fixture
+def converge(host):
+    """Re-run converge.yml on this pooler host with extra variables; returns the process."""
+
+    def run(extra_vars: str | None = None):
+        project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+        cmd = [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"),
+            "--limit",
+            host.backend.host,
+        ]
+        if extra_vars:
+            cmd += ["-e", extra_vars]
+        env = dict(
+            os.environ,
+            ANSIBLE_ROLES_PATH=str(project / "roles"),
+            ANSIBLE_FILTER_PLUGINS=str(project / "filter_plugins"),
+            ANSIBLE_NOCOLOR="1",
+        )
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    return run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the PgBouncer journal of the host under test to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "host" in item.funcargs:
+        host = item.funcargs["host"]
+        journal = host.run("journalctl -u 'pgbouncer@*' --no-pager -n 60").stdout
+        report.sections.append(("pgbouncer journal", journal))
