@@ -156,6 +156,16 @@ options:
     description: SCRAM iteration count.
     type: int
     default: 4096
+  variable:
+    description: The variable the users come from, named in error messages.
+    type: string
+    default: users
+  shared:
+    description:
+      - New SCRAM verifiers take a salt derived from the password and user name instead of
+        a random one, so every pooler host computes the same line without coordination.
+    type: bool
+    default: false
 """,
         "EXAMPLES": r"""
 - name: Write userlist.txt
@@ -250,13 +260,13 @@ def poolkit_userlist_parse(text):
     return _call(verifiers.parse_userlist, _text(text, "userlist text") or "")
 
 
-def _user_entry(index: int, user) -> dict[str, str | None]:
+def _user_entry(index: int, user, variable: str) -> dict[str, str | None]:
     if not isinstance(user, Mapping):
         raise AnsibleFilterError(
-            f"users[{index}]: expected a mapping with name and password or verifier"
+            f"{variable}[{index}]: expected a mapping with name and password or verifier"
         )
     return {
-        key: _text(user.get(key), f"users[{index}].{key}")
+        key: _text(user.get(key), f"{variable}[{index}].{key}")
         for key in ("name", "password", "verifier")
     }
 
@@ -266,13 +276,15 @@ def poolkit_userlist(
     existing_text="",
     method=DEFAULT_METHOD,
     iterations=verifiers.DEFAULT_ITERATIONS,
+    variable="users",
+    shared=False,
 ):
     """userlist.txt content for ``users``, keeping the matching entries of ``existing_text``."""
     if users is None or isinstance(users, (str, Mapping)):
         raise AnsibleFilterError(
-            "users: expected a list of {name, password} or {name, verifier} mappings"
+            f"{variable}: expected a list of {{name, password}} or {{name, verifier}} mappings"
         )
-    entries = [_user_entry(index, user) for index, user in enumerate(users)]
+    entries = [_user_entry(index, user, variable) for index, user in enumerate(users)]
     if isinstance(existing_text, Mapping):  # {user: verifier}, e.g. read from pg_authid
         existing = {str(name): str(secret) for name, secret in existing_text.items() if secret}
     else:
@@ -280,7 +292,12 @@ def poolkit_userlist(
     return _call(
         lambda: verifiers.render_userlist(
             verifiers.userlist_entries(
-                entries, existing, _text(method, "method"), iterations=iterations
+                entries,
+                existing,
+                _text(method, "method"),
+                iterations=iterations,
+                variable=_text(variable, "variable"),
+                shared=bool(shared),
             )
         )
     )

@@ -472,14 +472,34 @@ def _user_field(user: Mapping, key: str, where: str) -> str | None:
     return value
 
 
+def derived_salt(password: str, user: str) -> bytes:
+    """A SCRAM salt that every host derives alike from the password and the user name.
+
+    For verifiers that several pooler hosts must write identically without talking to
+    each other (PgBouncer logs in to the server with a SCRAM secret only when the server
+    holds the same verifier). Keyed with the password, so it gives an attacker nothing to
+    precompute: testing a candidate password costs the same PBKDF2 work as with a random
+    salt. The price: the same user and password give the same verifier everywhere, so
+    password reuse across clusters is visible to whoever can read both verifiers.
+    """
+    key = _utf8(saslprep(password))
+    return hmac.new(key, b"poolkit scram salt\x00" + _utf8(user), hashlib.sha256).digest()[:16]
+
+
 def userlist_entries(
     users: Iterable[Mapping],
     existing: Mapping[str, str],
     method: str,
     salt: bytes | None = None,
     iterations: int = DEFAULT_ITERATIONS,
+    variable: str = "users",
+    shared: bool = False,
 ) -> dict[str, str]:
     """The auth_file entries for ``users``, keeping ``existing`` verifiers that still match.
+
+    Errors name ``variable[index]`` (the role passes ``pgbouncer_users``). With ``shared``,
+    a new SCRAM verifier takes ``derived_salt`` instead of a random salt, so every host
+    computing it writes the same line.
 
     Each user is ``{"name": ..., "password": ...}`` or ``{"name": ..., "verifier": ...}``
     (other keys are ignored). The result holds exactly the listed users; users only in
@@ -499,7 +519,7 @@ def userlist_entries(
     _check_method(method)
     result: dict[str, str] = {}
     for index, user in enumerate(users):
-        where = f"users[{index}]"
+        where = f"{variable}[{index}]"
         if not isinstance(user, Mapping):
             raise PoolkitError(f"{where}: expected a mapping with name and password or verifier")
         name = _user_field(user, "name", where)
@@ -522,8 +542,9 @@ def userlist_entries(
             result[name] = verifier
         elif password is not None:
             try:
+                new_salt = derived_salt(password, name) if shared and salt is None else salt
                 result[name] = keep_or_make(
-                    password, name, method, existing.get(name), salt=salt, iterations=iterations
+                    password, name, method, existing.get(name), salt=new_salt, iterations=iterations
                 )
             except PoolkitError as exc:
                 raise PoolkitError(f"{where}: {exc}") from None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from poolkit import PoolkitError
 from poolkit.verifiers import (
     ScramVerifier,
+    derived_salt,
     keep_or_make,
     md5_verifier,
     parse_scram,
@@ -524,3 +525,24 @@ def test_userlist_entries_refuses_unknown_method():
 def test_non_text_input_raises_poolkit_error(call):
     with pytest.raises(PoolkitError):
         call()
+
+
+def test_shared_entries_are_identical_on_every_host():
+    users = [{"name": "app", "password": "s3cret"}]
+    first = userlist_entries(users, {}, "scram-sha-256", shared=True)
+    second = userlist_entries(users, {}, "scram-sha-256", shared=True)
+    assert first == second
+    assert verifier_matches(first["app"], "s3cret", "app")
+
+
+def test_unshared_entries_draw_random_salts():
+    users = [{"name": "app", "password": "s3cret"}]
+    assert userlist_entries(users, {}, "scram-sha-256") != userlist_entries(
+        users, {}, "scram-sha-256"
+    )
+
+
+def test_derived_salt_depends_on_password_and_user():
+    salts = {derived_salt("a", "app"), derived_salt("b", "app"), derived_salt("a", "other")}
+    assert len(salts) == 3
+    assert all(len(salt) == 16 for salt in salts)

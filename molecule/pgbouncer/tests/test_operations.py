@@ -24,21 +24,24 @@ def test_reloadable_change_keeps_pid_and_clients(host, bouncer, converge, main_p
         client.execute("SELECT 1")
         try:
             run = converge(json.dumps({"pgbouncer_query_wait_timeout": 7}))
-            assert run.returncode == 0, run.stdout[-3000:]
+            assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
             assert main_pid() == before
             assert client.execute("SELECT 2").fetchone()[0] == 2  # the client survived
             with bouncer(dbname="pgbouncer", user="pgb_admin") as console:
                 assert show_config(console, "query_wait_timeout") == "7"
         finally:
             restore = converge()
-            assert restore.returncode == 0, restore.stdout[-3000:]
+            assert restore.returncode == 0, (restore.stdout + restore.stderr)[-3000:]
 
 
 def test_bad_variable_fails_before_any_change(host, converge, main_pid):
     ini = "/etc/pgbouncer/pgbouncer-1.ini"
     before = (sha256(host, ini), sha256(host, "/etc/pgbouncer/userlist.txt"), main_pid())
     run = converge(json.dumps({"pgbouncer_min_pool_size": 50}))
+    output = run.stdout + run.stderr  # molecule's ansible.cfg sends failures to stderr
     assert run.returncode != 0
-    assert "pgbouncer_min_pool_size" in run.stdout
+    assert "pgbouncer_min_pool_size: 50 is above pgbouncer_default_pool_size" in output, output[
+        -3000:
+    ]
     after = (sha256(host, ini), sha256(host, "/etc/pgbouncer/userlist.txt"), main_pid())
     assert after == before

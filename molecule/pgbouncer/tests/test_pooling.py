@@ -54,6 +54,7 @@ def transactions(conn, n=6):
     for _ in range(n):
         with conn.transaction():
             pids.append(conn.execute("SELECT pg_backend_pid(), pg_sleep(0.03)").fetchone()[0])
+        time.sleep(0.01)  # between transactions the server goes back to the pool
     return pids
 
 
@@ -176,13 +177,14 @@ def test_prepared_statements_across_backends(bouncer, hostvars):
 
     def work(conn):
         pids = []
-        for i in range(10):
+        for i in range(15):
             with conn.transaction():
                 row = conn.execute(
                     "SELECT pg_backend_pid(), %s::int + 1, pg_sleep(0.02)", (i,), prepare=None
                 ).fetchone()
                 assert row[1] == i + 1
                 pids.append(row[0])
+            time.sleep(0.01)
         return pids
 
     def client(_):

@@ -57,7 +57,8 @@ def test_scram_login_with_right_password(bouncer):
 
 
 def test_login_with_wrong_password_fails(bouncer):
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+    # PgBouncer answers a failed SCRAM exchange with "SASL authentication failed".
+    with pytest.raises(psycopg.OperationalError, match="authentication failed"):
         bouncer(password="not-the-password")
 
 
@@ -77,3 +78,28 @@ def test_stats_user_cannot_reload(bouncer):
         assert console.execute("SHOW POOLS").fetchall()
         with pytest.raises(psycopg.Error, match="admin access needed"):
             console.execute("RELOAD")
+
+
+def show_config(bouncer):
+    with bouncer(dbname="pgbouncer", user="pgb_admin") as console:
+        cur = console.execute("SHOW CONFIG")
+        cols = [c.name for c in cur.description]
+        return {row[cols.index("key")]: row for row in cur.fetchall()}, cols
+
+
+def installed_version(host):
+    return pgbouncer.parse_version(host.run("pgbouncer --version").stdout)
+
+
+def test_known_settings_table_matches_the_installed_version(host, bouncer):
+    config, _ = show_config(bouncer)
+    version = tuple(int(part) for part in installed_version(host).split(".")[:2])
+    expected = {key for key, since in pgbouncer.SETTINGS.items() if since <= version}
+    # conffile and service_name are internal/Windows-only: poolkit never renders them.
+    assert set(config) - {"conffile", "service_name"} == expected
+
+
+def test_restart_keys_are_what_pgbouncer_cannot_reload(bouncer):
+    config, cols = show_config(bouncer)
+    fixed = {key for key, row in config.items() if row[cols.index("changeable")] == "no"}
+    assert fixed - {"conffile", "service_name"} == pgbouncer.RESTART_KEYS & set(config)
