@@ -45,13 +45,18 @@ if [ "$need_install" -eq 1 ]; then
     printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/poolkit-trixie
     say "apt-get update"
     apt-get update -qq
-    say "Installing docker.io and docker-compose (compose v2) from trixie"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie docker.io docker-compose >/dev/null
+    # Name the release per package (not -t trixie): only containerd, docker.io, docker-cli
+    # and docker-compose come from trixie, every dependency stays on bookworm.
+    say "Installing docker.io, docker-cli and docker-compose (compose v2) from trixie"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      docker.io/trixie docker-cli/trixie docker-compose/trixie >/dev/null
   else
     say "apt-get update"
     apt-get update -qq
     say "Installing docker.io and docker-compose from ${VERSION_CODENAME:-the distribution}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      docker.io docker-compose >/dev/null
+    command -v docker >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-cli >/dev/null
   fi
 fi
 

@@ -36,12 +36,12 @@ class Peak:
         self._thread.join()
 
 
-def run_clients(bouncer, count, work, dbname="app"):
+def run_clients(bouncer, count, work, dbname="app", **connect_kwargs):
     """Run `work(conn)` in `count` concurrent clients; returns their results."""
     barrier = threading.Barrier(count)
 
     def client(_):
-        with bouncer(dbname=dbname) as conn:
+        with bouncer(dbname=dbname, **connect_kwargs) as conn:
             barrier.wait(timeout=30)
             return work(conn)
 
@@ -177,7 +177,7 @@ def test_prepared_statements_across_backends(bouncer, hostvars):
 
     def work(conn):
         pids = []
-        for i in range(15):
+        for i in range(20):
             with conn.transaction():
                 row = conn.execute(
                     "SELECT pg_backend_pid(), %s::int + 1, pg_sleep(0.02)", (i,), prepare=None
@@ -187,12 +187,7 @@ def test_prepared_statements_across_backends(bouncer, hostvars):
             time.sleep(0.01)
         return pids
 
-    def client(_):
-        with bouncer(prepare_threshold=prepare_threshold) as conn:
-            return work(conn)
-
-    with ThreadPoolExecutor(max_workers=2 * POOL) as pool:
-        results = list(pool.map(client, range(2 * POOL)))
+    results = run_clients(bouncer, 3 * POOL, work, prepare_threshold=prepare_threshold)
     assert any(len(set(pids)) > 1 for pids in results)
 
 
