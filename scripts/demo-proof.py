@@ -65,7 +65,7 @@ def main() -> int:
             f"    proof: SELECT went through as {row[0]} on {row[1]}, "
             f"backend pid {row[2]}, PostgreSQL {row[3]}"
         )
-    print("\nTry it:  psql 'postgresql://app@127.0.0.1:15432/app'   (or the PgBouncer DSN)")
+    print("\nTry it:  psql 'postgresql://app@127.0.0.1:16432/app'   (through PgBouncer)")
     return 1 if failed else 0
 
 
