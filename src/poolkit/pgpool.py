@@ -1,0 +1,1597 @@
+"""Pgpool-II configuration by version: pgpool.conf, backends, preflight, pool_passwd, pcp.conf.
+
+Pure functions behind the ``poolkit_pgpool_*`` Ansible filters
+(filter_plugins/poolkit_pgpool.py) that a ``pgpool`` role renders its files with. Versions
+are strings such as ``"4.6.1"`` throughout; `parse_version` reads the output of
+``pgpool --version`` or a Debian package version.
+
+Every user-fixable problem raises one `PoolkitError` listing each problem on its own
+line, each naming the Ansible variable to change (``pgpool_<key>``,
+``pgpool_extra_settings.<key>``, ``pgpool_backends[i].port``, ...).
+
+Sources (the commands and raw results are in docs/pgpool-facts.md):
+
+* Measured on the Debian packages Pgpool-II 4.3.5 (Debian 12) and 4.6.1 (Debian 13): the
+  keys of the shipped pgpool.conf sample, the keys ``PGPOOL SHOW ALL`` lists, and
+  ``pgpool -n`` started with candidate keys. Pgpool-II does *not* refuse an unknown key:
+  it logs ``unrecognized configuration parameter`` at level INFO, below the default
+  ``log_min_messages`` (warning), and starts; a misspelt or other-version key is simply
+  ignored. That is why `conf_settings` refuses them. Key names are case-sensitive
+  (``Max_Pool`` is unknown), except that 4.6 maps ``delegate_IP`` to ``delegate_ip``
+  with a WARNING; a repeated key takes its last value.
+* For versions in between (4.4, 4.5): the release notes shipped with the 4.6.1 package
+  (/usr/share/doc/pgpool2/release-4-*.html), cited next to the entries.
+* The pool_passwd AES format: Pgpool-II's src/utils/ssl_utils.c and src/tools/pgenc/pg_enc.c
+  (see `pool_passwd_aes`), checked byte for byte against the real ``pg_enc``, and by
+  logging in through a real Pgpool-II with SCRAM using lines written here.
+* Versions older than 4.3 were not measured: they are refused as a whole (`OLDEST`).
+
+AES needs the ``cryptography`` package (imported only when a pool_passwd AES entry is
+made or read); everything else uses the standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import difflib
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from poolkit import PoolkitError
+from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
+from poolkit.verifiers import looks_like_verifier, md5_verifier, pcp_md5
+
+Version = tuple[int, int]
+
+#: The oldest Pgpool-II whose settings poolkit knows (measured: Debian 12's 4.3.5).
+OLDEST: Version = (4, 3)
+#: The newest Pgpool-II measured (Debian 13's 4.6.1); newer versions are assumed to keep
+#: every key of 4.6, but keys they add are unknown.
+NEWEST: Version = (4, 6)
+
+_B = OLDEST  # read by 4.3.5 (measured); not checked against older versions
+
+# ------------------------------------------------------------------------- pgpool.conf
+#: Every pgpool.conf key (other than the indexed ones, see `BACKEND_KEYS` and
+#: `_INDEXED`) -> (first (major, minor) that reads it, last one or None for "still
+#: read"). Measured: each key is in ``PGPOOL SHOW ALL`` of the versions it is listed for,
+#: and in no other. Order: the 4.6 sample pgpool.conf, which `conf_settings` follows.
+#: For the version in which a key appeared, the 4.6 package's release notes.
+SETTINGS: dict[str, tuple[Version, Version | None]] = {
+    # Backend clustering mode
+    "backend_clustering_mode": (_B, None),
+    # Connections - pgpool connection settings
+    "listen_addresses": (_B, None),
+    "port": (_B, None),
+    # 4.4.0 migration notes: "Rename configuration parameter socket_dir to
+    # unix_socket_directories", with new unix_socket_group / unix_socket_permissions.
+    # The role's name is unix_socket_directories on every version (see RENAMED).
+    "unix_socket_directories": ((4, 4), None),
+    "socket_dir": (_B, (4, 3)),
+    "unix_socket_group": ((4, 4), None),
+    "unix_socket_permissions": ((4, 4), None),
+    "reserved_connections": (_B, None),
+    # - pgpool communication manager (PCP) connection settings
+    "pcp_listen_addresses": (_B, None),
+    "pcp_port": (_B, None),
+    "pcp_socket_dir": (_B, None),
+    "listen_backlog_multiplier": (_B, None),
+    "serialize_accept": (_B, None),
+    # - Authentication
+    "enable_pool_hba": (_B, None),
+    "pool_passwd": (_B, None),
+    "authentication_timeout": (_B, None),
+    "allow_clear_text_frontend_auth": (_B, None),
+    # - SSL connections
+    "ssl": (_B, None),
+    "ssl_key": (_B, None),
+    "ssl_cert": (_B, None),
+    "ssl_ca_cert": (_B, None),
+    "ssl_ca_cert_dir": (_B, None),
+    "ssl_crl_file": (_B, None),
+    "ssl_ciphers": (_B, None),
+    "ssl_prefer_server_ciphers": (_B, None),
+    "ssl_ecdh_curve": (_B, None),
+    "ssl_dh_params_file": (_B, None),
+    "ssl_passphrase_command": (_B, None),
+    # Pools - concurrent sessions and pool size
+    # 4.4.0: "Add new dynamic spare process management feature" (these four keys).
+    "process_management_mode": ((4, 4), None),
+    "process_management_strategy": ((4, 4), None),
+    "num_init_children": (_B, None),
+    "min_spare_children": ((4, 4), None),
+    "max_spare_children": ((4, 4), None),
+    "max_pool": (_B, None),
+    # - Life time
+    "child_life_time": (_B, None),
+    "child_max_connections": (_B, None),
+    "connection_life_time": (_B, None),
+    "client_idle_limit": (_B, None),
+    # Logs
+    "log_destination": (_B, None),
+    "log_line_prefix": (_B, None),
+    "log_connections": (_B, None),
+    "log_disconnections": (_B, None),
+    "log_pcp_processes": ((4, 5), None),  # 4.5.0: "Add new config parameter log_pcp_processes"
+    "log_hostname": (_B, None),
+    "log_statement": (_B, None),
+    "log_per_node_statement": (_B, None),
+    # 4.5.0: "Add new configuration parameter notice_per_node_statement"; back-patched to
+    # 4.3.12 and 4.4.9 ("mainly for testing"), conservatively refused there: 4.3.5 lacks it.
+    "notice_per_node_statement": ((4, 5), None),
+    "log_client_messages": (_B, None),
+    "log_backend_messages": ((4, 6), None),  # 4.6.0: "New configuration parameter"
+    "log_standby_delay": (_B, None),
+    "syslog_facility": (_B, None),
+    "syslog_ident": (_B, None),
+    "log_error_verbosity": (_B, None),
+    "client_min_messages": (_B, None),
+    "log_min_messages": (_B, None),
+    "logging_collector": (_B, None),
+    "log_directory": (_B, None),
+    "log_filename": (_B, None),
+    "log_file_mode": (_B, None),
+    "log_truncate_on_rotation": (_B, None),
+    "log_rotation_age": (_B, None),
+    "log_rotation_size": (_B, None),
+    # File locations
+    "pid_file_name": (_B, None),
+    "logdir": (_B, None),
+    # Connection pooling
+    "connection_cache": (_B, None),
+    "reset_query_list": (_B, None),
+    # Replication mode (native replication)
+    "replicate_select": (_B, None),
+    "insert_lock": (_B, None),
+    "lobj_lock_table": (_B, None),
+    "replication_stop_on_mismatch": (_B, None),
+    "failover_if_affected_tuples_mismatch": (_B, None),
+    # Load balancing mode
+    "load_balance_mode": (_B, None),
+    "ignore_leading_white_space": (_B, None),
+    "read_only_function_list": (_B, None),
+    "write_function_list": (_B, None),
+    "primary_routing_query_pattern_list": (_B, None),
+    "user_redirect_preference_list": ((4, 5), None),  # 4.5.0: "Add new parameter"
+    "database_redirect_preference_list": (_B, None),
+    "app_name_redirect_preference_list": (_B, None),
+    "allow_sql_comments": (_B, None),
+    "disable_load_balance_on_write": (_B, None),
+    "dml_adaptive_object_relationship_list": (_B, None),
+    "statement_level_load_balance": (_B, None),
+    # Streaming replication mode
+    "sr_check_period": (_B, None),
+    "sr_check_user": (_B, None),
+    "sr_check_password": (_B, None),
+    "sr_check_database": (_B, None),
+    "delay_threshold": (_B, None),
+    "delay_threshold_by_time": ((4, 4), None),  # 4.4.0: "new parameter ... is introduced"
+    "prefer_lower_delay_standby": (_B, None),
+    "follow_primary_command": (_B, None),
+    # Health check (global values; the per-backend ones are indexed, not modeled)
+    "health_check_period": (_B, None),
+    "health_check_timeout": (_B, None),
+    "health_check_user": (_B, None),
+    "health_check_password": (_B, None),
+    "health_check_database": (_B, None),
+    "health_check_max_retries": (_B, None),
+    "health_check_retry_delay": (_B, None),
+    "connect_timeout": (_B, None),
+    # Failover and failback
+    "failover_command": (_B, None),
+    "failback_command": (_B, None),
+    "failover_on_backend_error": (_B, None),
+    "failover_on_backend_shutdown": (_B, None),
+    "detach_false_primary": (_B, None),
+    "search_primary_node_timeout": (_B, None),
+    # Online recovery
+    "recovery_user": (_B, None),
+    "recovery_password": (_B, None),
+    "recovery_1st_stage_command": (_B, None),
+    "recovery_2nd_stage_command": (_B, None),
+    "recovery_timeout": (_B, None),
+    "client_idle_limit_in_recovery": (_B, None),
+    "auto_failback": (_B, None),
+    "auto_failback_interval": (_B, None),
+    # Watchdog (the node lists hostnameN / wd_portN / pgpool_portN / heartbeat_*N are
+    # indexed and not modeled)
+    "use_watchdog": (_B, None),
+    "trusted_servers": (_B, None),
+    "trusted_server_command": ((4, 4), None),  # 4.4.0: "new parameter ... is introduced"
+    "wd_priority": (_B, None),
+    "wd_authkey": (_B, None),
+    "wd_ipc_socket_dir": (_B, None),
+    # 4.4.0 migration notes: "delegate_IP is renamed to delegate_ip" (4.6 still reads the
+    # old name, with a WARNING: measured). The role's name is delegate_ip (see RENAMED).
+    "delegate_ip": ((4, 4), None),
+    "delegate_IP": (_B, (4, 3)),
+    "if_cmd_path": (_B, None),
+    "if_up_cmd": (_B, None),
+    "if_down_cmd": (_B, None),
+    "arping_path": (_B, None),
+    "arping_cmd": (_B, None),
+    "ping_path": (_B, None),
+    "clear_memqcache_on_escalation": (_B, None),
+    "wd_escalation_command": (_B, None),
+    "wd_de_escalation_command": (_B, None),
+    "failover_when_quorum_exists": (_B, None),
+    "failover_require_consensus": (_B, None),
+    "allow_multiple_failover_requests_from_node": (_B, None),
+    "enable_consensus_with_half_votes": (_B, None),
+    "wd_remove_shutdown_nodes": (_B, None),
+    "wd_lost_node_removal_timeout": (_B, None),
+    "wd_no_show_node_removal_timeout": (_B, None),
+    "wd_monitoring_interfaces_list": (_B, None),
+    "wd_lifecheck_method": (_B, None),
+    "wd_interval": (_B, None),
+    "wd_heartbeat_keepalive": (_B, None),
+    "wd_heartbeat_deadtime": (_B, None),
+    "wd_life_point": (_B, None),
+    "wd_lifecheck_query": (_B, None),
+    "wd_lifecheck_dbname": (_B, None),
+    "wd_lifecheck_user": (_B, None),
+    "wd_lifecheck_password": (_B, None),
+    # Relation cache
+    "relcache_expire": (_B, None),
+    "relcache_size": (_B, None),
+    "check_temp_table": (_B, None),
+    "check_unlogged_table": (_B, None),
+    "enable_shared_relcache": (_B, None),
+    "relcache_query_target": (_B, None),
+    # In-memory query cache
+    "memory_cache_enabled": (_B, None),
+    "memqcache_method": (_B, None),
+    "memqcache_memcached_host": (_B, None),
+    "memqcache_memcached_port": (_B, None),
+    "memqcache_total_size": (_B, None),
+    "memqcache_max_num_cache": (_B, None),
+    "memqcache_expire": (_B, None),
+    "memqcache_auto_cache_invalidation": (_B, None),
+    "memqcache_maxcache": (_B, None),
+    "memqcache_cache_block_size": (_B, None),
+    "memqcache_oiddir": (_B, None),
+    "cache_safe_memqcache_table_list": (_B, None),
+    "cache_unsafe_memqcache_table_list": (_B, None),
+}
+
+#: The role's version-neutral name -> the name Pgpool-II read before the neutral name
+#: existed (`SETTINGS` gives both ranges). `conf_settings` takes the neutral name on every
+#: version and writes whichever name the version reads: ``unix_socket_directories`` is
+#: written ``socket_dir`` on 4.3, ``delegate_ip`` is written ``delegate_IP`` on 4.3. The
+#: old names themselves are refused, so each setting has exactly one variable.
+RENAMED: dict[str, str] = {
+    "unix_socket_directories": "socket_dir",
+    "delegate_ip": "delegate_IP",
+}
+_OLD_NAMES = {old: new for new, old in RENAMED.items()}
+
+#: Keys Pgpool-II reads that poolkit refuses anyway, with the reason.
+REFUSED: dict[str, str] = {
+    "replication_mode": (
+        "a pre-4.2 switch that PGPOOL SHOW ALL still lists (not in the sample pgpool.conf); "
+        "set pgpool_backend_clustering_mode (for example 'native_replication') instead"
+    ),
+    "health_check_test": (
+        "a testing switch (PGPOOL SHOW ALL: 'If on, enable health check testing'), not in "
+        "the sample pgpool.conf; not for a deployment"
+    ),
+    "fail_over_on_backend_error": (
+        "the old spelling that 4.3 and 4.6 still read silently; set "
+        "pgpool_failover_on_backend_error instead"
+    ),
+    "include": "a directive, not a setting (include = 'file'); poolkit renders one file",
+}
+
+#: Indexed keys: backends (modeled by `backends_section`), the per-backend health check
+#: overrides and the watchdog node lists (not modeled). Measured: giving the base name
+#: without an index fails with 'parameter "..." expects the index value'.
+_INDEXED = re.compile(
+    r"(?P<base>backend_(?:hostname|port|weight|flag|data_directory|application_name)"
+    r"|health_check_(?:period|timeout|user|password|database|max_retries|retry_delay)"
+    r"|connect_timeout|hostname|wd_port|pgpool_port|heartbeat_(?:hostname|port|device))"
+    r"(?P<index>\d*)"
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Value kinds, from the 4.6 package's documentation ("name (type)") and PGPOOL SHOW ALL.
+_BOOLEAN = _words(
+    """
+    serialize_accept enable_pool_hba allow_clear_text_frontend_auth ssl
+    ssl_prefer_server_ciphers log_connections log_disconnections log_pcp_processes
+    log_hostname log_statement log_per_node_statement notice_per_node_statement
+    log_client_messages logging_collector log_truncate_on_rotation connection_cache
+    replicate_select insert_lock replication_stop_on_mismatch
+    failover_if_affected_tuples_mismatch load_balance_mode ignore_leading_white_space
+    allow_sql_comments statement_level_load_balance prefer_lower_delay_standby
+    failover_on_backend_error failover_on_backend_shutdown detach_false_primary
+    auto_failback use_watchdog clear_memqcache_on_escalation failover_when_quorum_exists
+    failover_require_consensus allow_multiple_failover_requests_from_node
+    enable_consensus_with_half_votes wd_remove_shutdown_nodes check_unlogged_table
+    enable_shared_relcache memory_cache_enabled memqcache_auto_cache_invalidation
+    """
+)
+#: Whole-number keys, written bare in their base unit (seconds, bytes, ...). Pgpool-II
+#: also reads quoted values with units ('5min') for some of them but not for the
+#: health check ones (measured: health_check_timeout = '2min' is FATAL), so poolkit
+#: takes plain numbers only; numeric strings such as "32" are accepted.
+INTEGER_SETTINGS = _words(
+    """
+    port reserved_connections pcp_port listen_backlog_multiplier authentication_timeout
+    num_init_children min_spare_children max_spare_children max_pool child_life_time
+    child_max_connections connection_life_time client_idle_limit log_rotation_age
+    log_rotation_size sr_check_period delay_threshold delay_threshold_by_time
+    health_check_period health_check_timeout health_check_max_retries
+    health_check_retry_delay connect_timeout search_primary_node_timeout recovery_timeout
+    client_idle_limit_in_recovery auto_failback_interval wd_priority
+    wd_lost_node_removal_timeout wd_no_show_node_removal_timeout wd_interval
+    wd_heartbeat_keepalive wd_heartbeat_deadtime wd_life_point relcache_expire
+    relcache_size memqcache_memcached_port memqcache_total_size memqcache_max_num_cache
+    memqcache_expire memqcache_maxcache memqcache_cache_block_size
+    """
+)
+#: Ports: measured, Pgpool-II refuses anything outside 1024-65535 ("80 is outside the
+#: valid range for parameter "port" (1024 .. 65535)"), backend_portN included.
+_PORTS = frozenset({"port", "pcp_port"})
+PORT_RANGE = (1024, 65535)
+#: File modes, written in octal (measured: 0640 is read as octal, SHOW gives 416).
+_MODES = frozenset({"unix_socket_permissions", "log_file_mode"})
+#: Enum keys and their values (Pgpool-II's src/config/pool_config_variables.c, the
+#: *_options tables; an invalid value stops Pgpool-II: measured "invalid value for
+#: parameter"). Compared case-insensitively, written as listed here.
+_LOG_LEVELS = (
+    "debug5",
+    "debug4",
+    "debug3",
+    "debug2",
+    "debug1",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "log",
+    "fatal",
+    "panic",
+)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "backend_clustering_mode": (
+        "streaming_replication",
+        "native_replication",
+        "logical_replication",
+        "slony",
+        "raw",
+        "snapshot_isolation",
+    ),
+    "process_management_mode": ("static", "dynamic"),
+    "process_management_strategy": ("aggressive", "gentle", "lazy"),
+    "log_standby_delay": ("always", "if_over_threshold", "none"),
+    "syslog_facility": tuple(f"LOCAL{n}" for n in range(8)),
+    "log_error_verbosity": ("terse", "default", "verbose"),
+    "client_min_messages": _LOG_LEVELS,
+    "log_min_messages": _LOG_LEVELS,
+    # The 4.6 docs call it boolean, but its values are none / terse / verbose (measured:
+    # SHOW gives 'none', 'terse' is accepted).
+    "log_backend_messages": ("none", "terse", "verbose"),
+    "disable_load_balance_on_write": (
+        "off",
+        "transaction",
+        "trans_transaction",
+        "always",
+        "dml_adaptive",
+    ),
+    "wd_lifecheck_method": ("heartbeat", "query", "external"),
+    "check_temp_table": ("catalog", "trace", "none", "on", "off"),
+    "relcache_query_target": ("primary", "load_balance_node"),
+    "memqcache_method": ("shmem", "memcached"),
+}
+#: List-valued string keys -> (separator, first version reading more than one item).
+#: Separators: pool_config_variables.c (";" for reset_query_list and
+#: primary_routing_query_pattern_list, "," elsewhere) and the docs. A YAML list is
+#: joined with the bare separator: before 4.6 Pgpool-II does not strip blanks around
+#: items ("it may cause startup failure", 4.6.0 migration notes). Measured on 4.3.5:
+#: listen_addresses = 'localhost,127.0.0.1' fails (getaddrinfo), 4.6.1 listens on both;
+#: 4.4.0: "comma separated multiple listen addresses in listen_addresses and
+#: pcp_listen_addresses"; 4.5.0: "multiple directories specification for pcp_socket_dir".
+LISTS: dict[str, tuple[str, Version]] = {
+    "listen_addresses": (",", (4, 4)),
+    "pcp_listen_addresses": (",", (4, 4)),
+    "unix_socket_directories": (",", (4, 4)),  # socket_dir (4.3) holds one directory
+    "pcp_socket_dir": (",", (4, 5)),
+    "log_destination": (",", _B),
+    "reset_query_list": (";", _B),
+    "read_only_function_list": (",", _B),
+    "write_function_list": (",", _B),
+    "primary_routing_query_pattern_list": (";", _B),
+    "user_redirect_preference_list": (",", _B),
+    "database_redirect_preference_list": (",", _B),
+    "app_name_redirect_preference_list": (",", _B),
+    "dml_adaptive_object_relationship_list": (",", _B),
+    "trusted_servers": (",", _B),
+    "wd_monitoring_interfaces_list": (",", _B),
+    "cache_safe_memqcache_table_list": (",", _B),
+    "cache_unsafe_memqcache_table_list": (",", _B),
+}
+
+# ------------------------------------------------------------------------- backends
+#: Keys of a ``pgpool_backends`` entry -> first (major, minor); each is written
+#: ``backend_<key><N>`` for the entry's index N, in this order (the sample's). Measured on
+#: both versions: a backend without backend_portN is treated as down ("all of the
+#: backends are down"), and one without backend_weightN gets weight 0 (SHOW POOL NODES
+#: lb_weight "-nan" for a single backend); so port defaults to 5432 and weight to 1.
+BACKEND_KEYS: dict[str, Version] = {
+    "hostname": _B,
+    "port": _B,
+    "weight": _B,
+    "data_directory": _B,
+    "flag": _B,
+    "application_name": _B,
+}
+BACKEND_DEFAULTS: dict[str, Any] = {"port": 5432, "weight": 1}
+#: backend_flag values, joined with '|'. Measured: 'FOO' and
+#: 'ALLOW_TO_FAILOVER|DISALLOW_TO_FAILOVER' stop Pgpool-II ("invalid configuration for
+#: key "backend_flag0""); 'DISALLOW_TO_FAILOVER|ALWAYS_PRIMARY' is read by both versions.
+BACKEND_FLAGS = ("ALLOW_TO_FAILOVER", "DISALLOW_TO_FAILOVER", "ALWAYS_PRIMARY")
+#: Pgpool-II's MAX_NUM_BACKENDS and backend_weight range (pool_config_variables.c; the
+#: weight range measured: -1 is "outside the valid range ... (0.000000 .. 100000000.000000)").
+MAX_BACKENDS = 128
+MAX_WEIGHT = 100_000_000
+
+# ------------------------------------------------------------------------- preflight
+#: Pgpool-II's built-in defaults, used by `check` for a variable that is null.
+#: Measured with PGPOOL SHOW ALL (max_pool 4, reserved_connections 0, health_check_period
+#: 0, sr_check_period 0, max_spare_children 10, min_spare_children 5, process_management_mode
+#: static, backend_clustering_mode streaming_replication); num_init_children 32 is the
+#: sample's and the documented default.
+DEFAULTS: dict[str, Any] = {
+    "num_init_children": 32,
+    "max_pool": 4,
+    "reserved_connections": 0,
+    "health_check_period": 0,
+    "sr_check_period": 0,
+    "min_spare_children": 5,
+    "max_spare_children": 10,
+    "process_management_mode": "static",
+    "backend_clustering_mode": "streaming_replication",
+    "nodes": 1,
+    "query_cancel": True,
+    "backend_superuser_reserved_connections": 3,
+    "backend_reserved_connections": 0,
+    "backend_other_connections": 0,
+}
+#: Whose checks need a user from 4.6 on: "The default values of health_check_user,
+#: recovery_user, sr_check_user and wd_lifecheck_user are changed from 'nobody' to ''
+#: (empty string). You need to set them in 4.6. Otherwise you will get an error." (4.6.0
+#: migration notes). `check` requires health_check_user and sr_check_user.
+USERS_REQUIRED_SINCE: Version = (4, 6)
+
+_VERSION_RE = re.compile(
+    r"(?:pgpool-II\s+(?:version\s+)?)?(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-+~\s])",
+    re.IGNORECASE,
+)
+
+
+# ------------------------------------------------------------------------- versions
+
+
+def parse_version(text: str) -> str:
+    """``"4.6.1"`` from ``pgpool --version`` output or a Debian package version.
+
+    Accepts "pgpool-II version 4.6.1 (chirikoboshi)", "4.3.5-1", "4.3.5-1+deb12u1",
+    "4.6.1-2", "4.6.1-1.pgdg120+1", "1:4.6.1-1" and "4.6" (read as 4.6.0).
+    """
+    if isinstance(text, str):
+        first = text.strip().splitlines()[0].strip() if text.strip() else ""
+        match = _VERSION_RE.match(first)
+        if match:
+            major, minor, patch = match.groups()
+            return f"{int(major)}.{int(minor)}.{int(patch or 0)}"
+    raise PoolkitError(
+        f"Pgpool-II version {text!r}: expected 'pgpool --version' output such as "
+        "'pgpool-II version 4.6.1 (chirikoboshi)' or a package version such as '4.6.1-2'"
+    )
+
+
+def _short(version: Sequence[int]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def _supported(version: Any) -> tuple[tuple[int, int, int], str]:
+    """The version as a tuple and as text; PoolkitError for a version poolkit does not know."""
+    text = parse_version(version)
+    major, minor, patch = (int(part) for part in text.split("."))
+    if (major, minor) < OLDEST:
+        raise PoolkitError(
+            f"Pgpool-II {text} is older than {_short(OLDEST)}, the oldest version poolkit "
+            f"knows the settings of (Debian 12 ships 4.3.5); install Pgpool-II "
+            f"{_short(OLDEST)} or newer"
+        )
+    return (major, minor, patch), text
+
+
+def _reads(key: str, ver: tuple[int, int, int]) -> bool:
+    first, last = SETTINGS[key]
+    return ver[:2] >= first and (last is None or ver[:2] <= last)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    if len(close) == 1:
+        return f" (did you mean {close[0]}?)"
+    return f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)"
+
+
+def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
+    """Why `key` cannot be set at all (any version), or None when it is a modeled key."""
+    if key in _OLD_NAMES:
+        new = _OLD_NAMES[key]
+        return (
+            f"'{key}' is the pre-4.4 name of {new}; set pgpool_{new} instead (poolkit "
+            f"writes {key} for Pgpool-II 4.3 and {new} for 4.4 and newer)"
+        )
+    if key in REFUSED:
+        return f"'{key}' is {REFUSED[key]}"
+    if key in SETTINGS:
+        return None
+    match = _INDEXED.fullmatch(key)
+    if match:
+        base = match.group("base")
+        if base.startswith("backend_"):
+            return f"'{key}' belongs to a backend; list the backends in pgpool_backends"
+        if base.startswith(("health_check_", "connect_timeout")):
+            return (
+                f"'{key}' is a per-backend health check override, which poolkit does not "
+                f"model; set the global pgpool_{base} instead"
+            )
+        return f"'{key}' is part of a watchdog node list, which poolkit does not model"
+    hint = _did_you_mean(key, [k for k in SETTINGS if k not in _OLD_NAMES])
+    if ver[:2] > NEWEST:
+        return (
+            f"'{key}' is not a Pgpool-II setting poolkit knows (it knows those of "
+            f"{_short(OLDEST)} to {_short(NEWEST)}){hint}"
+        )
+    return f"Pgpool-II {text} has no setting '{key}'{hint}"
+
+
+def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
+    """'' when `ver` reads `key` (under its own or its pre-4.4 name), else the complaint."""
+    old = RENAMED.get(key)
+    if _reads(key, ver) or (old is not None and _reads(old, ver)):
+        return ""
+    first, last = SETTINGS[key]
+    if ver[:2] < first:
+        return f"{key} needs Pgpool-II {_short(first)} or newer, this host has {text}"
+    return f"{key} was removed after Pgpool-II {_short(last or first)}, this host has {text}"
+
+
+def written_name(key: str, version: str) -> str:
+    """The name `version` reads for the role's setting `key` (see `RENAMED`)."""
+    ver, _ = _supported(version)
+    old = RENAMED.get(key)
+    if old is not None and not _reads(key, ver) and _reads(old, ver):
+        return old
+    return key
+
+
+# ------------------------------------------------------------------------- values
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def as_int(value: Any, variable: str) -> int:
+    """A whole number from an int or a numeric string ("32" from a templated default)."""
+    if isinstance(value, bool):
+        raise PoolkitError(f"{variable}: expected a whole number, got a boolean ({value})")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    if isinstance(value, (str, float)):
+        raise PoolkitError(f"{variable}: expected a whole number, got {value!r}")
+    raise PoolkitError(f"{variable}: expected a whole number, got {_type_name(value)}")
+
+
+def _non_negative(value: Any, variable: str) -> int:
+    number = as_int(value, variable)
+    if number < 0:
+        raise PoolkitError(f"{variable}: expected a whole number >= 0, got {number}")
+    return number
+
+
+def _port(value: Any, variable: str) -> int:
+    number = as_int(value, variable)
+    low, high = PORT_RANGE
+    if not low <= number <= high:
+        raise PoolkitError(
+            f"{variable}: {number} is outside {low}-{high}, the range Pgpool-II accepts for "
+            "ports (it refuses to start otherwise)"
+        )
+    return number
+
+
+def conf_string(value: Any, variable: str) -> str:
+    """A pgpool.conf string value, single-quoted.
+
+    Measured on 4.3.5 and 4.6.1: the text between the quotes is taken literally, a
+    backslash included ('a\\\\b' is read as a\\\\b, a trailing backslash is fine), and a
+    single quote cannot be written at all: '' (doubled) is a syntax error that stops
+    Pgpool-II and \\' keeps the backslash. A line break cannot be written either.
+    """
+    if not isinstance(value, str):
+        raise PoolkitError(
+            f"{variable}: expected a string, got {_type_name(value)}"
+            + ("; quote it in YAML" if isinstance(value, (bool, int, float)) else "")
+        )
+    if "'" in value:
+        raise PoolkitError(
+            f"{variable}: contains a single quote, which pgpool.conf cannot hold (Pgpool-II "
+            "reads neither '' nor \\' as a quote); choose a value without one"
+        )
+    bad = next((ch for ch in value if ch in "\n\r\0"), None)
+    if bad is not None:
+        raise PoolkitError(
+            f"{variable}: contains {bad!r} (a line break or NUL), which pgpool.conf cannot hold"
+        )
+    return "'" + value + "'"
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _boolean(value: Any, variable: str) -> str:
+    """``on`` or ``off`` from a bool, 1/0, or a templated "True" / "no" / "off" ..."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int) and value in (0, 1):
+        return "on" if value else "off"
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return "on" if value.strip().lower() in _TRUE else "off"
+    # Measured: an invalid boolean ('maybe') is ignored silently and the default kept.
+    raise PoolkitError(f"{variable}: expected true or false, got {value!r}")
+
+
+def _mode(value: Any, variable: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
+        return f"0{value:o}"  # YAML 0770 is the int 504: write it back in octal
+    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3,4}", value.strip()):
+        digits = value.strip().lstrip("0") or "0"
+        return "0" + digits
+    raise PoolkitError(f"{variable}: expected an octal file mode such as '0770', got {value!r}")
+
+
+def _choice(key: str, value: Any, variable: str) -> str:
+    choices = CHOICES[key]
+    if isinstance(value, bool) and "on" in choices:
+        value = "on" if value else "off"  # check_temp_table reads on/off (YAML booleans)
+    if isinstance(value, str):
+        for choice in choices:
+            if value.strip().lower() == choice.lower():
+                return "'" + choice + "'"
+    raise PoolkitError(f"{variable}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _list(key: str, value: Any, variable: str, ver: tuple[int, int, int], text: str) -> str:
+    separator, multi_since = LISTS[key]
+    if isinstance(value, str):
+        items = [value]
+        several = separator in value
+        rendered = conf_string(value, variable)
+    elif isinstance(value, (list, tuple)):
+        items = []
+        for i, item in enumerate(value):
+            conf_string(item, f"{variable}[{i}]")
+            if not item.strip() or separator in item:
+                raise PoolkitError(
+                    f"{variable}[{i}]: {item!r} cannot be an item of a {separator!r}-separated "
+                    "list (empty or contains the separator)"
+                )
+            items.append(item.strip())
+        several = len(items) > 1
+        rendered = "'" + separator.join(items) + "'"
+    else:
+        raise PoolkitError(
+            f"{variable}: expected a string or a list of strings, got {_type_name(value)}"
+        )
+    if several and ver[:2] < multi_since:
+        what = "address" if "addresses" in key else "directory" if "dir" in key else "value"
+        raise PoolkitError(
+            f"{variable}: Pgpool-II {text} reads a single {what} here (lists need "
+            f"{_short(multi_since)} or newer); give one"
+        )
+    return rendered
+
+
+def _setting_value(
+    key: str, value: Any, variable: str, ver: tuple[int, int, int], text: str
+) -> str:
+    """The pgpool.conf text of one value (quoted where Pgpool-II needs quotes)."""
+    if key in _BOOLEAN:
+        return _boolean(value, variable)
+    if key in _PORTS:
+        return str(_port(value, variable))
+    if key in INTEGER_SETTINGS:
+        return str(_non_negative(value, variable))
+    if key in _MODES:
+        return _mode(value, variable)
+    if key in CHOICES:
+        return _choice(key, value, variable)
+    if key in LISTS:
+        return _list(key, value, variable, ver, text)
+    return conf_string(value, variable)
+
+
+def _raise(problems: list[str]) -> None:
+    if problems:
+        raise PoolkitError("\n".join(problems))
+
+
+# ------------------------------------------------------------------------- pgpool.conf
+
+
+def conf_settings(
+    settings: Mapping[str, Any], version: str, extra: Mapping[str, Any] | None = None
+) -> list[list[str]]:
+    """pgpool.conf ``[key, value]`` pairs for Pgpool-II `version`.
+
+    `settings` maps the keys the role models to the values of their variables
+    (``pgpool_<key>``); None means "not set" and leaves Pgpool-II's default. `extra` is
+    ``pgpool_extra_settings``, for keys the role does not model. Modeled keys come in
+    `SETTINGS` order, extra keys after them, sorted. Values are ready to write after
+    ``key = ``: strings, enums and lists single-quoted, booleans ``on``/``off``, whole
+    numbers bare, file modes in octal.
+
+    The socket directory is always ``unix_socket_directories`` here (and the virtual IP
+    always ``delegate_ip``): the pair names ``socket_dir`` (``delegate_IP``) for 4.3,
+    which does not read the new names (`RENAMED`).
+
+    Refused, all in one PoolkitError: keys Pgpool-II does not read (it would silently
+    ignore them), keys of another version, the old names of `RENAMED`, `REFUSED` keys,
+    backend / per-backend / watchdog node keys, extra keys the role models, malformed
+    values (including a single quote or a line break, which pgpool.conf cannot hold).
+    """
+    ver, text = _supported(version)
+    if not isinstance(settings, Mapping):
+        raise PoolkitError(
+            f"settings: expected a mapping of setting name to value, got {_type_name(settings)}"
+        )
+    if extra is None:
+        extra = {}
+    if not isinstance(extra, Mapping):
+        raise PoolkitError(
+            "pgpool_extra_settings: expected a mapping of setting name to value, got "
+            f"{_type_name(extra)}"
+        )
+    problems: list[str] = []
+
+    def one(key: Any, value: Any, variable: str, hint: str) -> str | None:
+        refusal = _refusal(str(key), ver, text)
+        if refusal is not None:
+            problems.append(f"{variable}: {refusal}")
+            return None
+        if value is None:
+            return None
+        complaint = _unavailable(key, ver, text)
+        if complaint:
+            problems.append(f"{variable}: {complaint}; {hint}")
+            return None
+        try:
+            return _setting_value(key, value, variable, ver, text)
+        except PoolkitError as exc:
+            problems.append(str(exc))
+            return None
+
+    modeled: dict[str, str] = {}
+    for key, value in settings.items():
+        rendered = one(key, value, f"pgpool_{key}", "set it to null or install a newer Pgpool-II")
+        if rendered is not None:
+            modeled[key] = rendered
+    extras: dict[str, str] = {}
+    for key in sorted(extra, key=str):
+        variable = f"pgpool_extra_settings.{key}"
+        if key in settings:
+            problems.append(f"{variable}: set pgpool_{key} instead")
+            continue
+        rendered = one(key, extra[key], variable, "remove it or install a newer Pgpool-II")
+        if rendered is not None:
+            extras[key] = rendered
+    _raise(problems)
+    pairs = [[written_name(key, version), modeled[key]] for key in SETTINGS if key in modeled]
+    return pairs + [[written_name(key, version), value] for key, value in extras.items()]
+
+
+# ------------------------------------------------------------------------- backends
+
+
+@dataclass
+class _Backend:
+    index: int
+    label: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _weight(value: Any, variable: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise PoolkitError(f"{variable}: expected a number >= 0, got {_type_name(value)}")
+    number: int | float
+    if isinstance(value, str):
+        try:
+            number = float(value) if re.search(r"[.eE]", value) else int(value)
+        except ValueError:
+            raise PoolkitError(f"{variable}: expected a number >= 0, got {value!r}") from None
+    else:
+        number = value
+    if not math.isfinite(number) or not 0 <= number <= MAX_WEIGHT:
+        raise PoolkitError(
+            f"{variable}: {value!r} is outside 0-{MAX_WEIGHT}, the range Pgpool-II accepts"
+        )
+    return number
+
+
+def _flags(value: Any, variable: str) -> str:
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split("|")]
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        parts = [str(part).strip() for part in value]
+    else:
+        raise PoolkitError(
+            f"{variable}: expected a flag or a list of flags ({', '.join(BACKEND_FLAGS)}), "
+            f"got {_type_name(value)}"
+        )
+    flags: list[str] = []
+    for part in parts:
+        flag = part.upper()
+        if flag not in BACKEND_FLAGS:
+            raise PoolkitError(f"{variable}: {part!r} is not one of {', '.join(BACKEND_FLAGS)}")
+        if flag not in flags:
+            flags.append(flag)
+    if not flags:
+        raise PoolkitError(f"{variable}: empty; remove the key to keep ALLOW_TO_FAILOVER")
+    if "ALLOW_TO_FAILOVER" in flags and "DISALLOW_TO_FAILOVER" in flags:
+        raise PoolkitError(
+            f"{variable}: ALLOW_TO_FAILOVER and DISALLOW_TO_FAILOVER exclude each other "
+            "(Pgpool-II refuses to start)"
+        )
+    return "|".join(flags)
+
+
+def _backends(
+    backends: Any, ver: tuple[int, int, int] | None, text: str, problems: list[str]
+) -> list[_Backend]:
+    """Parsed ``pgpool_backends`` entries; every problem appended to `problems`."""
+    variable = "pgpool_backends"
+    if isinstance(backends, (str, Mapping)) or not isinstance(backends, Sequence):
+        problems.append(
+            f"{variable}: expected a list of mappings with a hostname, got {_type_name(backends)}"
+        )
+        return []
+    if not backends:
+        problems.append(
+            f"{variable}: empty; Pgpool-II needs at least one backend (a mapping with the "
+            "PostgreSQL server's hostname)"
+        )
+        return []
+    if len(backends) > MAX_BACKENDS:
+        problems.append(
+            f"{variable}: {len(backends)} backends; Pgpool-II takes at most {MAX_BACKENDS}"
+        )
+    parsed: list[_Backend] = []
+    seen: dict[tuple[str, int], int] = {}
+    for index, item in enumerate(backends):
+        where = f"{variable}[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{where}: expected a mapping with a hostname, got {_type_name(item)}")
+            continue
+        backend = _Backend(index, where)
+        for key, value in item.items():
+            key_variable = f"{where}.{key}"
+            if key not in BACKEND_KEYS:
+                problems.append(
+                    f"{key_variable}: a backend has no setting '{key}'"
+                    + _did_you_mean(str(key), BACKEND_KEYS)
+                    + f"; known: {', '.join(BACKEND_KEYS)}"
+                )
+                continue
+            if value is None:
+                continue
+            if ver is not None and ver[:2] < BACKEND_KEYS[key]:
+                problems.append(
+                    f"{key_variable}: backend_{key} needs Pgpool-II "
+                    f"{_short(BACKEND_KEYS[key])} or newer, this host has {text}"
+                )
+                continue
+            try:
+                if key == "port":
+                    backend.values[key] = _port(value, key_variable)
+                elif key == "weight":
+                    backend.values[key] = _weight(value, key_variable)
+                elif key == "flag":
+                    backend.values[key] = _flags(value, key_variable)
+                else:
+                    conf_string(value, key_variable)
+                    backend.values[key] = value
+            except PoolkitError as exc:
+                problems.append(str(exc))
+        if "hostname" not in backend.values:
+            if item.get("hostname") in (None, ""):
+                problems.append(
+                    f"{where}: hostname is missing; set it to the PostgreSQL server's address"
+                )
+            continue  # else the hostname's own problem is reported already
+        hostname = backend.values["hostname"]
+        if not hostname.strip():
+            problems.append(f"{where}.hostname: blank; set it to the PostgreSQL server's address")
+            continue
+        for key, default in BACKEND_DEFAULTS.items():
+            backend.values.setdefault(key, default)
+        address = (str(hostname), int(backend.values["port"]))
+        if address in seen:
+            problems.append(
+                f"{where}: {address[0]}:{address[1]} is already {variable}[{seen[address]}]; "
+                "list each server once"
+            )
+        else:
+            seen[address] = index
+        parsed.append(backend)
+    primaries = [b.label for b in parsed if "ALWAYS_PRIMARY" in str(b.values.get("flag", ""))]
+    if len(primaries) > 1:
+        problems.append(
+            f"{', '.join(primaries)}: ALWAYS_PRIMARY on more than one backend; at most one "
+            "server can be the primary"
+        )
+    if parsed and len(parsed) == len(backends) and all(b.values["weight"] == 0 for b in parsed):
+        problems.append(
+            f"{variable}: every weight is 0; Pgpool-II divides each weight by their sum "
+            "(measured: SHOW POOL NODES gives lb_weight -nan), give at least one backend a "
+            "weight > 0"
+        )
+    return parsed
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return format(value, "f").rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def backends_section(backends: Sequence[Mapping[str, Any]], version: str) -> list[list[str]]:
+    """The backend_*N ``[key, value]`` pairs of pgpool.conf, N = the entry's index.
+
+    Each ``pgpool_backends`` entry has a ``hostname`` and any of ``port`` (default 5432,
+    range 1024-65535), ``weight`` (default 1, a number from 0 to 100000000), ``flag``
+    (``ALLOW_TO_FAILOVER``, ``DISALLOW_TO_FAILOVER``, ``ALWAYS_PRIMARY``, or a list of
+    them, written joined with '|'), ``data_directory`` and ``application_name``. Per
+    backend the keys come in `BACKEND_KEYS` order. Problems name ``pgpool_backends[i]``.
+    """
+    ver, text = _supported(version)
+    problems: list[str] = []
+    parsed = _backends(backends, ver, text, problems)
+    _raise(problems)
+    pairs: list[list[str]] = []
+    for backend in parsed:
+        n = backend.index
+        for key in BACKEND_KEYS:
+            if key not in backend.values:
+                continue
+            value = backend.values[key]
+            numeric = key in ("port", "weight")
+            rendered = _number_text(value) if numeric else "'" + str(value) + "'"
+            pairs.append([f"backend_{key}{n}", rendered])
+    return pairs
+
+
+# ------------------------------------------------------------------------- preflight
+
+
+def _checked_int(value: Any, variable: str, problems: list[str], default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return _non_negative(value, variable)
+    except PoolkitError as exc:
+        problems.append(str(exc))
+        return default
+
+
+def _checked_bool(value: Any, variable: str, problems: list[str], default: bool) -> bool:
+    if value is None:
+        return default
+    try:
+        return _boolean(value, variable) == "on"
+    except PoolkitError as exc:
+        problems.append(str(exc))
+        return default
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class _Budget:
+    connections: int
+    explanation: str
+
+
+def _budget(config: Mapping[str, Any], problems: list[str]) -> _Budget | None:
+    """The backend connections Pgpool-II may use on each backend, or None (problem noted)."""
+    sizing = config.get("sizing")
+    if sizing:
+        share = None
+        if isinstance(sizing, Mapping) and isinstance(sizing.get("budget"), Mapping):
+            share = sizing["budget"].get("pgpool_share")
+        if isinstance(share, int) and not isinstance(share, bool) and share >= 0:
+            return _Budget(
+                share,
+                f"pgpool_sizing budget.pgpool_share {share}, Pgpool-II's part of the "
+                "backends' connections next to PgBouncer",
+            )
+        problems.append(
+            "pgpool_sizing: expected the dict poolkit_size returns, with "
+            "budget.pgpool_share (the topology needs a pgpool section)"
+        )
+        return None
+    if config.get("backend_max_connections") is None:
+        problems.append(
+            "pgpool_backend_max_connections: not set; set it to the backends' "
+            "max_connections (or pass pgpool_sizing), so that nodes x num_init_children x "
+            "max_pool can be checked against it"
+        )
+        return None
+    numbers: dict[str, int] = {}
+    for key in (
+        "backend_max_connections",
+        "backend_superuser_reserved_connections",
+        "backend_reserved_connections",
+        "backend_other_connections",
+    ):
+        numbers[key] = _checked_int(
+            config.get(key), f"pgpool_{key}", problems, DEFAULTS.get(key, 0)
+        )
+    total = numbers["backend_max_connections"]
+    budget = total - sum(v for k, v in numbers.items() if k != "backend_max_connections")
+    explanation = (
+        f"pgpool_backend_max_connections {total} - "
+        f"pgpool_backend_superuser_reserved_connections "
+        f"{numbers['backend_superuser_reserved_connections']} - "
+        f"pgpool_backend_reserved_connections {numbers['backend_reserved_connections']} - "
+        f"pgpool_backend_other_connections {numbers['backend_other_connections']}"
+    )
+    if budget < 1:
+        problems.append(
+            f"pgpool_backend_max_connections: {explanation} = {budget} leaves no connection "
+            "for Pgpool-II; raise max_connections or lower the reserved connections"
+        )
+        return None
+    return _Budget(budget, explanation)
+
+
+def _budget_problems(
+    config: Mapping[str, Any], children: int, max_pool: int, problems: list[str]
+) -> None:
+    nodes = _checked_int(config.get("nodes"), "pgpool_nodes", problems, DEFAULTS["nodes"])
+    if config.get("nodes") is not None and nodes < 1:
+        problems.append(f"pgpool_nodes: {nodes}; expected at least 1 Pgpool-II node")
+        return
+    cancel = _checked_bool(
+        config.get("query_cancel"), "pgpool_query_cancel", problems, DEFAULTS["query_cancel"]
+    )
+    budget = _budget(config, problems)
+    if budget is None:
+        return
+    factor = 2 if cancel else 1
+    need = nodes * children * max_pool * factor
+    if need <= budget.connections:
+        return
+    per_child = nodes * max_pool * factor
+    largest = budget.connections // per_child
+    cancel_text = (
+        " x 2 (pgpool_query_cancel: a cancel request needs a second connection per child)"
+        if cancel
+        else ""
+    )
+    fix = (
+        f"the largest pgpool_num_init_children that fits is floor({budget.connections} / "
+        f"({nodes} x {max_pool} x {factor})) = {largest}"
+        if largest >= 1
+        else f"not even 1 child fits with pgpool_max_pool {max_pool}"
+    )
+    lower_pool = (
+        f", or lower pgpool_max_pool (poolkit's sizing uses {PGPOOL_MAX_POOL})"
+        if max_pool > PGPOOL_MAX_POOL
+        else ""
+    )
+    problems.append(
+        f"pgpool_num_init_children: {_plural(nodes, 'Pgpool-II node')} x num_init_children "
+        f"{children} x max_pool {max_pool}{cancel_text} = {need} backend connections, above "
+        f"the {budget.connections} each backend has for Pgpool-II ({budget.explanation}); "
+        f"{fix}{lower_pool}. Rule: {SOURCES['pgpool']}"
+    )
+
+
+def _name(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _pool_passwd_users(users: Any, problems: list[str]) -> set[str] | None:
+    if users is None:
+        return None
+    if isinstance(users, (str, Mapping)) or not isinstance(users, Sequence):
+        problems.append(
+            f"pgpool_users: expected a list of {{name, password}} mappings, got {_type_name(users)}"
+        )
+        return None
+    names = set()
+    for index, user in enumerate(users):
+        name = user.get("name") if isinstance(user, Mapping) else user
+        if not isinstance(name, str) or not name:
+            problems.append(f"pgpool_users[{index}]: name is missing")
+            continue
+        names.add(name)
+    return names
+
+
+def _check_users(
+    config: Mapping[str, Any], ver: tuple[int, int, int] | None, text: str, problems: list[str]
+) -> None:
+    """health_check_user / sr_check_user where Pgpool-II needs them, and their passwords."""
+    mode = str(config.get("backend_clustering_mode") or DEFAULTS["backend_clustering_mode"])
+    health_period = _checked_int(
+        config.get("health_check_period"), "pgpool_health_check_period", problems, 0
+    )
+    sr_period = _checked_int(config.get("sr_check_period"), "pgpool_sr_check_period", problems, 0)
+    reasons: dict[str, list[str]] = {"health_check_user": [], "sr_check_user": []}
+    if ver is not None and ver[:2] >= USERS_REQUIRED_SINCE:
+        for found in reasons.values():
+            found.append(
+                f"Pgpool-II {text} defaults it to '' (4.6.0 migration notes: 'You need to "
+                "set them in 4.6')"
+            )
+    if health_period > 0:
+        reasons["health_check_user"].append(
+            f"pgpool_health_check_period is {health_period}: the health check logs in as "
+            "this user, and a failing check detaches the backend (measured on 4.6.1 with an "
+            "empty user: 'health check failed', then failover)"
+        )
+    if mode.lower() == "streaming_replication":
+        reasons["sr_check_user"].append(
+            "backend_clustering_mode is streaming_replication: Pgpool-II finds the primary "
+            "as this user even with sr_check_period 0 (measured on 4.3.5 and 4.6.1 without "
+            "it: 'find_primary_node: ... failed', Pgpool-II never finishes starting)"
+        )
+    if sr_period > 0:
+        reasons["sr_check_user"].append(f"pgpool_sr_check_period is {sr_period}")
+    method = config.get("pool_passwd_method") or "aes"
+    users = _pool_passwd_users(config.get("users"), problems)
+    for key, why in reasons.items():
+        user = _name(config.get(key))
+        if user is None:
+            if why:
+                problems.append(
+                    f"pgpool_{key}: not set; {'; '.join(why)}. Set it to a PostgreSQL role "
+                    "that can log in (sr_check_user: a superuser or a member of pg_monitor)"
+                )
+            continue
+        password_key = key.replace("_user", "_password")
+        if config.get(password_key) or users is None:
+            continue
+        if user not in users:
+            problems.append(
+                f"pgpool_{key}: {user!r} has no pgpool_{password_key} and is not in "
+                "pgpool_users; Pgpool-II then takes its password from pool_passwd, so add "
+                "it to pgpool_users"
+            )
+        elif method == "md5":
+            problems.append(
+                f"pgpool_{key}: {user!r} has no pgpool_{password_key}, and pool_passwd holds "
+                "md5 hashes (pgpool_pool_passwd_method md5), from which Pgpool-II cannot "
+                "log in; use pgpool_pool_passwd_method aes or set the password"
+            )
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Preflight consistency of the role's Pgpool-II variables; None when all is well.
+
+    `config` holds, by their names without the ``pgpool_`` prefix: version,
+    num_init_children, max_pool, reserved_connections, process_management_mode,
+    min_spare_children, max_spare_children, nodes (Pgpool-II nodes, default 1),
+    query_cancel (default true), the backends' budget (backend_max_connections,
+    backend_superuser_reserved_connections (default 3), backend_reserved_connections,
+    backend_other_connections) or sizing (what ``poolkit_size`` returns: its
+    budget.pgpool_share wins), backends, backend_clustering_mode, health_check_period,
+    health_check_user, health_check_password, sr_check_period, sr_check_user,
+    sr_check_password, users (the pool_passwd users) and pool_passwd_method. A null
+    number means Pgpool-II's default (`DEFAULTS`).
+
+    Checks: nodes x num_init_children x max_pool (x 2 with query_cancel) fits in the
+    budget (the Pgpool-II docs' rule, `poolkit.sizing.SOURCES`), reserved_connections
+    below num_init_children, the dynamic process manager's spare children, every
+    backend (`backends_section`), health_check_user / sr_check_user where Pgpool-II needs
+    them, and that a check user without a password can get one from pool_passwd. Every
+    problem found is reported in one PoolkitError, one per line.
+    """
+    if not isinstance(config, Mapping):
+        raise PoolkitError(f"config: expected a mapping, got {_type_name(config)}")
+    problems: list[str] = []
+    ver: tuple[int, int, int] | None = None
+    text = ""
+    try:
+        ver, text = _supported(config.get("version"))
+    except PoolkitError as exc:
+        problems.append(f"pgpool_version: {exc}")
+
+    def number(key: str) -> int:
+        return _checked_int(config.get(key), f"pgpool_{key}", problems, DEFAULTS[key])
+
+    children = number("num_init_children")
+    max_pool = number("max_pool")
+    reserved = number("reserved_connections")
+    if children < 1:
+        problems.append(
+            f"pgpool_num_init_children: {children}; Pgpool-II needs at least 1 child "
+            "(measured: 0 is 'outside the valid range')"
+        )
+    if max_pool < 1:
+        problems.append(
+            f"pgpool_max_pool: {max_pool}; each child needs at least 1 cached connection "
+            "(measured: 0 gives 'invalid connection pool number: 0')"
+        )
+    if children >= 1 and max_pool >= 1:
+        _budget_problems(config, children, max_pool, problems)
+    if reserved and reserved >= children:
+        problems.append(
+            f"pgpool_reserved_connections: {reserved} is not below pgpool_num_init_children "
+            f"{children}; Pgpool-II refuses clients once more than num_init_children - "
+            f"reserved_connections are connected, so at most {max(children - 1, 0)}"
+        )
+    mode = config.get("process_management_mode") or DEFAULTS["process_management_mode"]
+    if str(mode).lower() == "dynamic":
+        low, high = number("min_spare_children"), number("max_spare_children")
+        if high > children:
+            problems.append(
+                f"pgpool_max_spare_children: {high} is above pgpool_num_init_children "
+                f"{children} (measured: Pgpool-II refuses to start); lower it to at most "
+                f"{children}"
+            )
+        if low >= high:
+            problems.append(
+                f"pgpool_min_spare_children: {low} is not below pgpool_max_spare_children "
+                f"{high} (measured: Pgpool-II refuses to start)"
+            )
+    _backends(config.get("backends"), ver, text, problems)
+    _check_users(config, ver, text, problems)
+    _raise(problems)
+
+
+# ------------------------------------------------------------------------- pool_passwd
+
+AES_PREFIX = "AES"
+MD5_PREFIX = "md5"
+PASSWD_METHODS = ("aes", "md5")
+#: Longest password an AES entry can carry, in UTF-8 bytes. Pgpool-II reads the secret of
+#: a pool_passwd line as a token of at most 128 characters (MAX_TOKEN_LEN in
+#: src/auth/pool_passwd.c): "AES" + base64 of the 16-byte blocks fits for up to 79 bytes
+#: (80 bytes of ciphertext, 111 characters) but not for 80 (96 bytes, 131 characters).
+#: Measured: a 79-byte password logs in through Pgpool-II, an 80-byte one fails with
+#: "unable to decrypt password from pool_passwd" on 4.3.5 and 4.6.1.
+AES_MAX_PASSWORD_BYTES = 79
+#: Longest key Pgpool-II reads from a key file: read_pool_key() takes the first line with
+#: fgets() into a 256-byte buffer (MAX_POOL_KEY_LEN), so 255 bytes.
+MAX_POOL_KEY_BYTES = 255
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PoolkitError(
+            f"{what}: contains a character that cannot be encoded as UTF-8 (position {exc.start})"
+        ) from None
+
+
+def check_pool_key(key: str) -> str:
+    """The encryption key as given, checked: what Pgpool-II would read from .pgpoolkey.
+
+    Pgpool-II (read_pool_key in src/auth/pool_passwd.c) uses the first line of the key
+    file without its newline; the role writes the key followed by a newline.
+    """
+    if not isinstance(key, str):
+        raise PoolkitError(f"pool key: expected a string, got {_type_name(key)}")
+    if not key:
+        raise PoolkitError("pool key: empty; Pgpool-II cannot decrypt pool_passwd without a key")
+    if any(ch in key for ch in "\n\r\0"):
+        raise PoolkitError(
+            "pool key: contains a line break or NUL; Pgpool-II reads only the first line "
+            "of the key file, so use a single-line key"
+        )
+    if len(_utf8(key, "pool key")) > MAX_POOL_KEY_BYTES:
+        raise PoolkitError(
+            f"pool key: longer than {MAX_POOL_KEY_BYTES} bytes, the most Pgpool-II reads "
+            "from the key file"
+        )
+    return key
+
+
+def pool_key_from_file(text: str) -> str:
+    """The key Pgpool-II reads from a .pgpoolkey file's text: its first line, newline cut."""
+    if not isinstance(text, str):
+        raise PoolkitError(f"pool key file: expected text, got {_type_name(text)}")
+    first = text.split("\n", 1)[0]
+    return check_pool_key(first)
+
+
+def _check_user(user: Any, what: str = "user name") -> str:
+    if not isinstance(user, str):
+        raise PoolkitError(f"{what}: expected a string, got {_type_name(user)}")
+    if not user:
+        raise PoolkitError(f"{what}: is empty")
+    bad = next((ch for ch in user if ch in ":\\\n\r\0"), None)
+    if bad is not None:
+        raise PoolkitError(
+            f"{what}: {user!r} contains {bad!r}; pool_passwd separates fields with ':' and "
+            "Pgpool-II reads '\\' as an escape (pg_enc writes names unescaped), so such a "
+            "name cannot be listed"
+        )
+    return user
+
+
+def _check_password(password: Any, method: str) -> str:
+    if not isinstance(password, str):
+        raise PoolkitError(f"password: expected a string, got {_type_name(password)}")
+    if not password:
+        raise PoolkitError("password: is empty; PostgreSQL cannot log in with an empty password")
+    if "\0" in password:
+        raise PoolkitError("password: contains a NUL character, which PostgreSQL cannot store")
+    if looks_like_verifier(password):
+        raise PoolkitError(
+            "password: looks like a stored verifier (md5... or SCRAM-SHA-256$...), not a "
+            "password; give the plain password"
+        )
+    size = len(_utf8(password, "password"))
+    if method == "aes" and size > AES_MAX_PASSWORD_BYTES:
+        raise PoolkitError(
+            f"password: {size} bytes; Pgpool-II cannot decrypt an AES pool_passwd entry of a "
+            f"password longer than {AES_MAX_PASSWORD_BYTES} bytes (its 128-character limit "
+            "for the entry), so choose a shorter password"
+        )
+    return password
+
+
+def _cipher(key: str):
+    """AES-256-CBC with the key and IV pgpool derives from `key` (see `pool_passwd_aes`)."""
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    except ImportError:  # pragma: no cover - cryptography comes with ansible-core
+        raise PoolkitError(
+            "pool_passwd AES entries need the Python package 'cryptography' (it comes with "
+            "ansible-core; pip install cryptography)"
+        ) from None
+    secret = _utf8(check_pool_key(key), "pool key")
+    # EVP_BytesToKey(EVP_aes_256_cbc(), EVP_sha1(), salt=NULL, key, count=1): D1 = SHA1(key),
+    # Di = SHA1(D(i-1) + key); the first 32 bytes are the AES key, the next 16 the IV.
+    derived, block = b"", b""
+    while len(derived) < 48:
+        block = hashlib.sha1(block + secret, usedforsecurity=False).digest()
+        derived += block
+    return Cipher(algorithms.AES(derived[:32]), modes.CBC(derived[32:48]))
+
+
+def _pkcs7_pad(data: bytes) -> bytes:
+    n = 16 - len(data) % 16
+    return data + bytes([n]) * n
+
+
+def pool_passwd_aes(user: str, password: str, key: str) -> str:
+    """The pool_passwd line ``user:AES<base64>`` that ``pg_enc -m -k keyfile -u user`` writes.
+
+    Pgpool-II's scheme (src/utils/ssl_utils.c: aes_get_key, aes_encrypt; pg_enc.c):
+    key and IV from OpenSSL's EVP_BytesToKey with AES-256-CBC, SHA-1, no salt and one
+    iteration over the key text; the password alone (no user name) encrypted with
+    AES-256-CBC and PKCS#7 padding; standard base64 with padding, prefixed "AES". No salt
+    and no random IV: the same key and password always give the same line, so there is
+    nothing to inject for tests (verified byte for byte against pg_enc of 4.3.5 and 4.6.1).
+    """
+    _check_user(user)
+    _check_password(password, "aes")
+    encryptor = _cipher(key).encryptor()
+    data = encryptor.update(_pkcs7_pad(_utf8(password, "password"))) + encryptor.finalize()
+    return f"{user}:{AES_PREFIX}{base64.b64encode(data).decode('ascii')}"
+
+
+def pool_passwd_aes_decrypt(text: str, key: str) -> str:
+    """The password inside ``AES<base64>`` (or a whole ``user:AES<base64>`` line).
+
+    PoolkitError when it does not decrypt with `key` (another key, or not an AES entry).
+    """
+    if not isinstance(text, str):
+        raise PoolkitError(f"AES entry: expected a string, got {_type_name(text)}")
+    secret = text.split(":", 1)[1] if ":" in text else text
+    secret = secret.strip()
+    if not secret.startswith(AES_PREFIX):
+        raise PoolkitError("AES entry: does not start with 'AES'")
+    try:
+        data = base64.b64decode(secret[len(AES_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise PoolkitError("AES entry: the text after 'AES' is not base64") from None
+    if not data or len(data) % 16:
+        raise PoolkitError("AES entry: not a whole number of AES blocks")
+    decryptor = _cipher(key).decryptor()
+    plain = decryptor.update(data) + decryptor.finalize()
+    pad = plain[-1]
+    if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
+        raise PoolkitError("AES entry: does not decrypt with this key")
+    try:
+        return plain[:-pad].decode("utf-8")
+    except UnicodeDecodeError:
+        raise PoolkitError("AES entry: does not decrypt with this key") from None
+
+
+def pool_passwd_md5(user: str, password: str) -> str:
+    """The pool_passwd line ``user:md5<hex>`` that ``pg_md5 -m -u user PASSWORD`` writes.
+
+    The secret is PostgreSQL's md5 verifier, md5(password + user). Pgpool-II can check
+    clients with it but cannot log in to a SCRAM backend or run its own checks with it.
+    """
+    _check_user(user)
+    _check_password(password, "md5")
+    return f"{user}:{md5_verifier(user, password)}"
+
+
+def parse_pool_passwd(text: str) -> dict[str, str]:
+    """``{user: secret}`` of pool_passwd text, read as Pgpool-II does for poolkit's lines.
+
+    A line is ``user:secret`` (Pgpool-II also reads ``user:secret:backend_user:secret``;
+    only the first secret is kept here); empty lines are skipped; a later line for the
+    same user replaces an earlier one here (Pgpool-II uses the first: poolkit writes each
+    user once).
+    """
+    if text is None:
+        return {}
+    if not isinstance(text, str):
+        raise PoolkitError(f"pool_passwd: expected text, got {_type_name(text)}")
+    entries: dict[str, str] = {}
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if not line or ":" not in line:
+            continue
+        user, _, rest = line.partition(":")
+        entries[user] = rest.split(":", 1)[0]
+    return entries
+
+
+def _entries(entries: Any, variable: str) -> list[tuple[str, str, str]]:
+    """``(where, name, password)`` per entry of a users list, checked."""
+    if isinstance(entries, (str, Mapping)) or not isinstance(entries, Sequence):
+        raise PoolkitError(
+            f"{variable}: expected a list of {{name, password}} mappings, got {_type_name(entries)}"
+        )
+    result: list[tuple[str, str, str]] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        where = f"{variable}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise PoolkitError(f"{where}: expected a mapping with name and password")
+        name = entry.get("name")
+        if name is None or name == "":
+            raise PoolkitError(f"{where}: name is missing or empty")
+        try:
+            _check_user(name, "name")
+        except PoolkitError as exc:
+            raise PoolkitError(f"{where}: {exc}") from None
+        where = f"{where} ({name!r})"
+        if name in seen:
+            raise PoolkitError(f"{where}: already listed as {variable}[{seen[name]}]")
+        seen[name] = index
+        password = entry.get("password")
+        if password is None:
+            raise PoolkitError(f"{where}: password is missing")
+        result.append((where, name, password))
+    return result
+
+
+def _decrypts_to(secret: str, key: str, password: str) -> bool:
+    """True when the AES `secret` decrypts with `key` to `password` (constant-time compare)."""
+    if not secret.startswith(AES_PREFIX):
+        return False
+    try:
+        plain = pool_passwd_aes_decrypt(secret, key)
+    except PoolkitError:
+        return False
+    return hmac.compare_digest(_utf8(plain, "password"), _utf8(password, "password"))
+
+
+def render_pool_passwd(
+    entries: Sequence[Mapping[str, Any]],
+    existing_text: str | None,
+    key: str | None,
+    method: str = "aes",
+    variable: str = "pgpool_users",
+) -> str:
+    """pool_passwd text for `entries` ({name, password} mappings), sorted by user name.
+
+    ``method`` ``aes`` (`pool_passwd_aes`, needs `key`: Pgpool-II can then log in to
+    SCRAM backends) or ``md5`` (`pool_passwd_md5`). An entry of `existing_text` is kept
+    byte for byte when it still decrypts (aes) or matches (md5) to the same password, so
+    a second run writes the same file; users not in `entries` are dropped. Errors name
+    ``variable[i]``. An empty list gives the empty string.
+    """
+    if method not in PASSWD_METHODS:
+        raise PoolkitError(
+            f"pgpool_pool_passwd_method: {method!r} is not one of {', '.join(PASSWD_METHODS)}"
+        )
+    checked = _entries(entries, variable)
+    if method == "aes":
+        try:
+            check_pool_key(key)
+        except PoolkitError as exc:
+            raise PoolkitError(
+                f"pgpool_pool_key: {exc}; method aes encrypts pool_passwd with it"
+            ) from None
+    aes_key = key if isinstance(key, str) else ""
+    existing = parse_pool_passwd(existing_text or "")
+    lines: dict[str, str] = {}
+    for where, name, password in checked:
+        try:
+            _check_password(password, method)
+            old = existing.get(name)
+            if method == "aes":
+                new = pool_passwd_aes(name, password, aes_key)
+                same = old is not None and _decrypts_to(old, aes_key, password)
+            else:
+                new = pool_passwd_md5(name, password)
+                same = old is not None and hmac.compare_digest(
+                    f"{name}:{old}".encode(), new.encode()
+                )
+            lines[name] = f"{name}:{old}" if same else new
+        except PoolkitError as exc:
+            raise PoolkitError(f"{where}: {exc}") from None
+    return "".join(lines[name] + "\n" for name in sorted(lines))
+
+
+# ------------------------------------------------------------------------- pcp.conf
+
+
+def pcp_conf_line(user: str, password: str) -> str:
+    """One pcp.conf line, ``user:md5hex`` with the md5 of the password alone (what
+    ``pg_md5 PASSWORD`` prints: `poolkit.verifiers.pcp_md5`).
+
+    The sample pcp.conf: "No spaces or tabs are allowed anywhere in the line", lines
+    starting with '#' are comments. The password may hold anything (it is hashed).
+    """
+    if not isinstance(user, str) or not user:
+        raise PoolkitError("user name: must be a non-empty string")
+    bad = next((ch for ch in user if ch in ": \t\n\r\0"), None)
+    if bad is not None or user.startswith("#"):
+        raise PoolkitError(
+            f"user name: {user!r} cannot be a pcp.conf user (no ':', blanks or line breaks, "
+            "no leading '#')"
+        )
+    return f"{user}:{pcp_md5(password)}"
+
+
+def render_pcp_conf(
+    entries: Sequence[Mapping[str, Any]], variable: str = "pgpool_pcp_users"
+) -> str:
+    """pcp.conf text for `entries` ({name, password} mappings), sorted by user name.
+
+    md5 has no salt, so the same password always gives the same line (idempotent).
+    """
+    lines = []
+    for where, name, password in _entries(entries, variable):
+        try:
+            lines.append(pcp_conf_line(name, password))
+        except PoolkitError as exc:
+            raise PoolkitError(f"{where}: {exc}") from None
+    return "".join(line + "\n" for line in sorted(lines))

@@ -1,0 +1,212 @@
+"""filter_plugins/poolkit_pgpool.py, loaded by path and called directly."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible.utils.unsafe_proxy import AnsibleUnsafeText
+
+from poolkit import PoolkitError
+
+PLUGIN = Path(__file__).resolve().parents[2] / "filter_plugins" / "poolkit_pgpool.py"
+# From the real pg_enc / pg_md5 (see tests/unit/test_pgpool_config.py for the commands).
+POOL_KEY = "poolkit-test-key"
+APP_LINE = "app:AESxa73vzhHByTo8waBTT77uQ=="
+
+
+def _load_plugin():
+    spec = importlib.util.spec_from_file_location("poolkit_pgpool_filter_under_test", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+plugin = _load_plugin()
+FILTERS = plugin.FilterModule().filters()
+
+
+def unsafe(text: str) -> AnsibleUnsafeText:
+    return AnsibleUnsafeText(text)
+
+
+class _Vaulted:
+    """Stands in for a vaulted value: only str() reveals the plaintext."""
+
+    def __init__(self, plaintext: str) -> None:
+        self._plaintext = plaintext
+
+    def __str__(self) -> str:
+        return self._plaintext
+
+
+def test_filter_module_exposes_the_six_filters():
+    assert set(FILTERS) == {
+        "poolkit_pgpool_version",
+        "poolkit_pgpool_settings",
+        "poolkit_pgpool_backends",
+        "poolkit_pgpool_check",
+        "poolkit_pgpool_passwd",
+        "poolkit_pgpool_pcp_conf",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_each_filter_has_yaml_documentation_examples_and_return(name):
+    docs = plugin.FILTER_DOCS[name]
+    assert yaml.safe_load(docs["DOCUMENTATION"])["name"] == name
+    assert yaml.safe_load(docs["EXAMPLES"])
+    assert "_value" in yaml.safe_load(docs["RETURN"])
+
+
+def test_version_from_unsafe_text():
+    assert FILTERS["poolkit_pgpool_version"](unsafe("pgpool-II version 4.6.1 (x)")) == "4.6.1"
+
+
+def test_settings_from_unsafe_text_and_templated_numbers():
+    pairs = FILTERS["poolkit_pgpool_settings"](
+        {unsafe("num_init_children"): unsafe("32"), "unix_socket_directories": unsafe("/tmp")},
+        unsafe("4.3.5"),
+        {unsafe("log_statement"): unsafe("True")},
+    )
+    assert pairs == [
+        ["socket_dir", "'/tmp'"],
+        ["num_init_children", "32"],
+        ["log_statement", "on"],
+    ]
+    assert all(type(part) is str for pair in pairs for part in pair)
+
+
+def test_settings_extra_defaults_to_none():
+    assert FILTERS["poolkit_pgpool_settings"]({"max_pool": 1}, "4.6.1") == [["max_pool", "1"]]
+
+
+def test_settings_take_a_vaulted_value():
+    pairs = FILTERS["poolkit_pgpool_settings"]({"sr_check_password": _Vaulted("pw")}, "4.6.1")
+    assert pairs == [["sr_check_password", "'pw'"]]
+
+
+def test_backends():
+    pairs = FILTERS["poolkit_pgpool_backends"]([{"hostname": unsafe("pg1")}], "4.6.1")
+    assert pairs == [
+        ["backend_hostname0", "'pg1'"],
+        ["backend_port0", "5432"],
+        ["backend_weight0", "1"],
+    ]
+
+
+def test_check_returns_true():
+    config = {
+        "version": unsafe("4.6.1"),
+        "num_init_children": unsafe("12"),
+        "max_pool": 4,
+        "backend_max_connections": 100,
+        "backends": [{"hostname": "pg1"}],
+        "health_check_user": "pgpool",
+        "sr_check_user": "pgpool",
+        "users": [{"name": "pgpool", "password": _Vaulted("x")}],
+    }
+    assert FILTERS["poolkit_pgpool_check"](config) is True
+
+
+def test_passwd_with_a_vaulted_key_and_password():
+    text = FILTERS["poolkit_pgpool_passwd"](
+        [{"name": unsafe("app"), "password": _Vaulted("s3cret-app")}],
+        unsafe(""),
+        _Vaulted(POOL_KEY),
+    )
+    assert text == APP_LINE + "\n"
+
+
+def test_passwd_keeps_the_existing_file():
+    users = [{"name": "app", "password": "s3cret-app"}]
+    existing = unsafe(APP_LINE + "\n")
+    assert FILTERS["poolkit_pgpool_passwd"](users, existing, POOL_KEY, "aes") == existing
+
+
+def test_passwd_md5_needs_no_key():
+    text = FILTERS["poolkit_pgpool_passwd"](
+        [{"name": "md5user", "password": "md5-pass"}], None, None, "md5"
+    )
+    assert text == "md5user:md51fa4c7a25993de52b94f79f825f64139\n"
+
+
+def test_pcp_conf():
+    users = [{"name": unsafe("pcpadmin"), "password": _Vaulted("pcp pass:1")}]
+    assert FILTERS["poolkit_pgpool_pcp_conf"](users) == (
+        "pcpadmin:5a94ad56cb21f9378b1c85b8283af05a\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "complaint"),
+    [
+        ("poolkit_pgpool_version", ("nonsense",), "Pgpool-II version 'nonsense'"),
+        (
+            "poolkit_pgpool_settings",
+            ({"log_backend_messages": "terse"}, "4.3.5"),
+            "pgpool_log_backend_messages: log_backend_messages needs Pgpool-II 4.6",
+        ),
+        (
+            "poolkit_pgpool_settings",
+            ({"num_init_children": "many"}, "4.6.1"),
+            "pgpool_num_init_children: expected a whole number, got 'many'",
+        ),
+        (
+            "poolkit_pgpool_settings",
+            ({"pid_file_name": b"/run/pgpool.pid"}, "4.6.1"),
+            "pgpool_pid_file_name: expected a string, got bytes",
+        ),
+        ("poolkit_pgpool_backends", ([{"port": 5432}], "4.6.1"), "pgpool_backends[0]: hostname"),
+        (
+            "poolkit_pgpool_check",
+            ({"version": "4.6.1", "num_init_children": 200, "backend_max_connections": 100},),
+            "pgpool_num_init_children: 1 Pgpool-II node x num_init_children 200",
+        ),
+        (
+            "poolkit_pgpool_passwd",
+            ([{"name": "app", "password": "x"}], "", None),
+            "pgpool_pool_key: pool key: expected a string",
+        ),
+        ("poolkit_pgpool_pcp_conf", ([{"name": "a:b", "password": "x"}],), "pgpool_pcp_users[0]"),
+    ],
+)
+def test_errors_become_ansible_filter_errors(name, args, complaint):
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        FILTERS[name](*args)
+    assert complaint in excinfo.value.message
+    assert not isinstance(excinfo.value, PoolkitError)
+
+
+def test_plugin_falls_back_to_the_checkout_when_poolkit_is_not_installed(tmp_path):
+    # python -S skips site-packages (where the editable poolkit install lives); only
+    # ansible is made importable by adding site-packages itself to sys.path.
+    code = (
+        "import sys, importlib.util\n"
+        f"sys.path.append({sysconfig.get_paths()['purelib']!r})\n"
+        "try:\n"
+        "    import poolkit\n"
+        "    print('poolkit unexpectedly importable')\n"
+        "    sys.exit(1)\n"
+        "except ImportError:\n"
+        "    pass\n"
+        f"spec = importlib.util.spec_from_file_location('plugin', {str(PLUGIN)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.FilterModule().filters()['poolkit_pgpool_version']('4.6.1-2'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "4.6.1"
