@@ -37,6 +37,15 @@ def endpoints() -> list[tuple[str, str, int]]:
     return found
 
 
+def members(group: dict | None) -> set[str]:
+    """Hosts of an inventory group, its children's included."""
+    group = group or {}
+    found = set(group.get("hosts") or {})
+    for child in (group.get("children") or {}).values():
+        found |= members(child)
+    return found
+
+
 def main() -> int:
     creds = load(INVENTORY / "group_vars" / "all.yml")
     user, dbname = creds["lab_app_user"], creds["lab_app_database"]
@@ -47,15 +56,16 @@ def main() -> int:
     print("  lab_app_password in inventories/local/group_vars/all.yml\n")
     for host, address, port, container_port in endpoints():
         name, group = SERVICES[container_port]
-        if host not in (groups.get(group) or {}).get("hosts", {}):
+        if host not in members(groups.get(group)):
             continue
         dsn = f"postgresql://{user}@{address}:{port}/{dbname}"
-        print(f"  {name:38} {dsn}")
+        print(f"  {name + ' on ' + host:44} {dsn}")
         try:
             with psycopg.connect(dsn, password=password, connect_timeout=5) as conn:
                 row = conn.execute(
                     "SELECT current_user, current_database(), pg_backend_pid(),"
-                    " split_part(version(), ' ', 2)"
+                    " split_part(version(), ' ', 2),"
+                    " CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END"
                 ).fetchone()
         except psycopg.Error as exc:
             failed = True
@@ -63,7 +73,7 @@ def main() -> int:
             continue
         print(
             f"    proof: SELECT went through as {row[0]} on {row[1]}, "
-            f"backend pid {row[2]}, PostgreSQL {row[3]}"
+            f"backend pid {row[2]} on the {row[4]}, PostgreSQL {row[3]}"
         )
     print("\nTry it:  psql 'postgresql://app@127.0.0.1:16432/app'   (through PgBouncer)")
     return 1 if failed else 0

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from journal import journal_hook
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
 PASSWORDS = {
@@ -123,12 +127,4 @@ def converge(host):
     return run
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """On failure, attach the PgBouncer journal of the host under test to the report."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed and "host" in item.funcargs:
-        host = item.funcargs["host"]
-        journal = host.run("journalctl -u 'pgbouncer@*' --no-pager -n 60").stdout
-        report.sections.append(("pgbouncer journal", journal))
+pytest_runtest_makereport = journal_hook("pgbouncer@*", "pgbouncer journal")

@@ -25,15 +25,17 @@ def test_max_connections_from_variable(dsn):
         assert conn.execute("SHOW max_connections").fetchone()[0] == "50"
 
 
-def test_password_is_stored_as_scram(host):
+@pytest.mark.parametrize("role", ["app", "replicator"])
+def test_password_is_stored_as_scram(host, role):
     cmd = host.run(
-        "sudo -u postgres psql -Atc \"SELECT rolpassword FROM pg_authid WHERE rolname = 'app'\""
+        f"sudo -u postgres psql -Atc \"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'\""
     )
     assert cmd.rc == 0, cmd.stderr
     assert cmd.stdout.startswith("SCRAM-SHA-256$4096:")
 
 
 def test_scram_login_with_right_password(dsn):
+    """On the replicas too: the login role came from the primary."""
     with psycopg.connect(dsn()) as conn:
         row = conn.execute("SELECT current_user, current_database()").fetchone()
     assert row == ("app", "app")

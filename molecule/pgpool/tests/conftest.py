@@ -1,0 +1,116 @@
+"""Fixtures for the Pgpool-II scenario: connections through Pgpool-II and straight to the
+backends, PCP commands on the Pgpool-II host, and its journal on failure."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from journal import journal_hook
+
+# converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
+PASSWORDS = {
+    "app": "molecule-app-secret",
+    "pgpool_check": "molecule-check-secret",
+    "pcpadmin": "molecule-pcp-secret",
+    "pool_key": "molecule-pool-key",
+}
+
+
+@pytest.fixture
+def hostvars(host):
+    return host.ansible.get_variables()
+
+
+@pytest.fixture
+def pgpool(hostvars):
+    """Connect through Pgpool-II: pgpool(dbname='app', user='app', **psycopg kwargs)."""
+
+    def connect(dbname="app", user="app", password=None, **kwargs):
+        kwargs.setdefault("autocommit", True)
+        kwargs.setdefault("connect_timeout", 10)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=hostvars["test_pgpool_port"],
+            dbname=dbname,
+            user=user,
+            password=PASSWORDS[user] if password is None else password,
+            **kwargs,
+        )
+
+    return connect
+
+
+@pytest.fixture
+def backend(hostvars):
+    """A direct connection to the primary or the replica."""
+    opened = []
+
+    def connect(which="primary"):
+        conn = psycopg.connect(
+            host="127.0.0.1",
+            port=hostvars[f"test_{which}_port"],
+            dbname="app",
+            user="app",
+            password=PASSWORDS["app"],
+            autocommit=True,
+        )
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
+
+
+@pytest.fixture
+def pcp(host):
+    """Run a PCP command on the Pgpool-II host with the PCP user's password file."""
+
+    def run(command):
+        passfile = "/tmp/pcppass-test"
+        host.run(
+            f"install -m 0600 /dev/null {passfile} && "
+            f"echo 'localhost:9898:pcpadmin:{PASSWORDS['pcpadmin']}' > {passfile}"
+        )
+        return host.run(f"PCPPASSFILE={passfile} {command} -h localhost -p 9898 -U pcpadmin -w")
+
+    return run
+
+
+@pytest.fixture
+def other_host(hostvars):
+    """A testinfra host for the primary or replica container of this release."""
+
+    def get(which):
+        inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+        return testinfra.get_host(
+            f"ansible://{hostvars[f'test_{which}_host']}?ansible_inventory={inventory}"
+        )
+
+    return get
+
+
+def pool_nodes(conn):
+    cur = conn.execute("SHOW POOL_NODES")
+    cols = [c.name for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def wait_for(predicate, timeout=30, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+pytest_runtest_makereport = journal_hook("pgpool2", "pgpool journal")

@@ -1,0 +1,172 @@
+"""roles/pgpool in front of a streaming primary and replica: the service as deployed, SCRAM
+through AES pool_passwd, node status, load balancing, connection cache, limits, health
+checks and re-attaching a backend."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import PASSWORDS, pool_nodes, wait_for
+
+NUM_INIT_CHILDREN = 6  # converge.yml
+MAX_POOL = 2
+RESERVED = 1
+
+
+def test_service_enabled_and_running(host):
+    service = host.service("pgpool2.service")
+    assert service.is_running
+    assert service.is_enabled
+
+
+@pytest.mark.parametrize("port", [9999, 9898])
+def test_client_and_pcp_ports_listening(host, port):
+    assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+@pytest.mark.parametrize(
+    ("path", "mode", "owner"),
+    [
+        ("/etc/pgpool2/pool_passwd", 0o640, "postgres"),
+        ("/var/lib/postgresql/.pgpoolkey", 0o600, "postgres"),
+        ("/etc/pgpool2/pcp.conf", 0o640, "root"),
+    ],
+)
+def test_secret_files_modes(host, path, mode, owner):
+    secret = host.file(path)
+    assert secret.mode == mode
+    assert secret.user == owner
+
+
+@pytest.mark.parametrize("user", ["app", "pgpool_check", "pcpadmin"])
+def test_no_plaintext_password_on_disk(host, user):
+    found = host.run(f"grep -rlF -- '{PASSWORDS[user]}' /etc/pgpool2 /var/lib/postgresql")
+    assert found.rc == 1, f"plaintext password of {user} in {found.stdout}"
+
+
+def test_pool_passwd_entries_are_aes(host):
+    content = host.file("/etc/pgpool2/pool_passwd").content_string
+    assert "app:AES" in content
+    assert "pgpool_check:AES" in content
+
+
+def test_scram_login_through_pgpool(pgpool):
+    with pgpool() as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "app"
+
+
+def test_wrong_password_is_refused(pgpool):
+    with pytest.raises(psycopg.OperationalError, match="authentication failed"):
+        pgpool(password="not-the-password")
+
+
+def test_show_pool_nodes_both_up_with_weights(pgpool):
+    with pgpool() as conn:
+        nodes = pool_nodes(conn)
+    assert [n["status"] for n in nodes] == ["up", "up"]
+    assert [n["role"] for n in nodes] == ["primary", "standby"]
+    assert [float(n["lb_weight"]) for n in nodes] == [0.5, 0.5]
+
+
+def test_pcp_node_info_answers(pcp):
+    result = pcp("pcp_node_info -n 1")
+    assert result.rc == 0, result.stderr
+    assert "standby" in result.stdout
+
+
+def select_counts(pgpool):
+    with pgpool() as conn:
+        return [int(node["select_cnt"]) for node in pool_nodes(conn)]
+
+
+def test_reads_outside_transactions_reach_the_replica(pgpool):
+    # A plain SELECT (a volatile function such as pg_is_in_recovery() would go to the
+    # primary: Pgpool-II treats volatile functions as writes).
+    before = select_counts(pgpool)
+    for _ in range(30):
+        with pgpool() as conn:
+            conn.execute("SELECT 1").fetchone()
+    after = select_counts(pgpool)
+    assert after[1] > before[1]  # sessions balanced to the replica
+    assert after[0] > before[0]  # and to the primary, by weight 1:1
+
+
+def test_writes_and_transactions_stay_on_the_primary(pgpool):
+    before = select_counts(pgpool)
+    for _ in range(10):
+        with pgpool(autocommit=False) as conn:
+            conn.execute("CREATE TEMP TABLE t (x int)")
+            for _ in range(3):
+                conn.execute("SELECT 1").fetchone()
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
+            conn.rollback()
+    after = select_counts(pgpool)
+    assert after[1] == before[1]  # nothing reached the replica after the write
+
+
+def test_connection_cache_reuses_backends(pgpool):
+    """20 reconnects of the same user/database: with the cache, they are served by the
+    cached connections of at most num_init_children children on 2 backends."""
+    pids = set()
+    for _ in range(20):
+        with pgpool() as conn:
+            pids.add(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+    assert len(pids) <= NUM_INIT_CHILDREN * 2 < 20
+
+
+def test_client_beyond_the_limit_is_refused(pgpool):
+    conns = []
+    try:
+        for _ in range(NUM_INIT_CHILDREN - RESERVED):
+            conns.append(pgpool())
+        # Without SSL negotiation: libpq hides an error sent in reply to its SSL request.
+        with pytest.raises(psycopg.OperationalError, match="too many clients"):
+            conns.append(pgpool(sslmode="disable"))
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_backends_never_see_more_than_children_x_max_pool(pgpool, backend, host):
+    pgpool_address = host.interface("eth0").addresses[0]
+    conns = [pgpool() for _ in range(NUM_INIT_CHILDREN - RESERVED)]
+    try:
+        for conn in conns:
+            conn.execute("SELECT 1")
+        count = (
+            backend("primary")
+            .execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE client_addr = %s::inet",
+                (pgpool_address,),
+            )
+            .fetchone()[0]
+        )
+    finally:
+        for conn in conns:
+            conn.close()
+    assert 1 <= count <= NUM_INIT_CHILDREN * MAX_POOL
+
+
+def test_health_check_marks_a_stopped_replica_down_and_reattach(pgpool, pcp, other_host):
+    replica = other_host("replica")
+    unit = replica.run("systemctl list-units --plain --no-legend 'postgresql@*'").stdout.split()[0]
+
+    def replica_status():
+        try:  # a fresh session each time: one balanced to the stopped replica would break
+            with pgpool() as conn:
+                return pool_nodes(conn)[1]["status"]
+        except psycopg.Error:
+            return None
+
+    replica.run(f"systemctl stop {unit}")
+    try:
+        down = wait_for(lambda: replica_status() == "down", timeout=30)
+        assert down, "the replica was not marked down"
+        with pgpool() as conn:  # reads keep working, on the primary
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
+    finally:
+        replica.run(f"systemctl start {unit}")
+    assert wait_for(lambda: replica.socket("tcp://0.0.0.0:5432").is_listening, timeout=30)
+    attach = pcp("pcp_attach_node -n 1")
+    assert attach.rc == 0, attach.stderr
+    assert wait_for(lambda: replica_status() in ("up", "waiting"), timeout=30)
