@@ -2,8 +2,8 @@
 
 Filters: ``poolkit_pgpool_version``, ``poolkit_pgpool_settings``,
 ``poolkit_pgpool_backends``, ``poolkit_pgpool_check``, ``poolkit_pgpool_passwd``,
-``poolkit_pgpool_pcp_conf``. Their ansible-doc style DOCUMENTATION / EXAMPLES / RETURN
-texts are in ``FILTER_DOCS``, one entry per filter.
+``poolkit_pgpool_pcp_conf``, ``poolkit_pgpool_restart_keys``. Their ansible-doc style
+DOCUMENTATION / EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per filter.
 
 Inputs are copied into plain Python data first: AnsibleUnsafeText and other ``str``
 subclasses become ``str``, mappings ``dict``, lists and tuples ``list``, vaulted values
@@ -316,6 +316,62 @@ _value:
   type: string
 """,
     },
+    "poolkit_pgpool_restart_keys": {
+        "DOCUMENTATION": r"""
+name: poolkit_pgpool_restart_keys
+short_description: The pgpool.conf changes a reload does not apply
+version_added: 0.1.0
+author: poolkit
+description:
+  - Compares the deployed pgpool.conf text with the new C([key, value]) pairs (the
+    output of C(poolkit_pgpool_settings) plus C(poolkit_pgpool_backends)) and returns the
+    keys, sorted, whose change needs a restart of Pgpool-II; an empty list means a reload
+    (C(pgpool reload), SIGHUP) applies every change.
+  - A key added or removed counts as changed; comments, quoting, blanks and the spelling
+    of a boolean or number do not.
+  - Reloadable are the keys the Pgpool-II documentation marks "can be changed by
+    reloading" (and 4.3.5 and 4.6.1 were measured to apply), plus backend_weightN,
+    backend_flagN and backend_application_nameN of a backend whose backend_hostnameN
+    stays the same. Everything else needs a restart - for example num_init_children,
+    max_pool, port, listen_addresses, load_balance_mode, child_life_time,
+    connection_life_time, reserved_connections, a backend's host, port or data
+    directory, an added or removed backend (Pgpool-II would keep a backend added by a
+    reload down), and any key poolkit does not know.
+  - An empty O(_input) (nothing deployed yet) gives an empty list - the first start reads
+    everything.
+positional: new_settings
+options:
+  _input:
+    description: The deployed pgpool.conf text (for example from C(slurp)), or empty.
+    type: string
+    required: true
+  new_settings:
+    description: The new C([key, value]) pairs.
+    type: list
+    elements: list
+    required: true
+""",
+        "EXAMPLES": r"""
+- name: Read the deployed pgpool.conf
+  ansible.builtin.slurp:
+    src: /etc/pgpool2/pgpool.conf
+  register: pgpool_conf_current
+  failed_when: false
+
+- name: Restart or reload
+  ansible.builtin.set_fact:
+    pgpool_restart_keys: >-
+      {{ (pgpool_conf_current.content | default('') | b64decode)
+         | poolkit_pgpool_restart_keys(pgpool_conf_settings + pgpool_conf_backends) }}
+""",
+        "RETURN": r"""
+_value:
+  description: The keys needing a restart, sorted, for example C(["num_init_children"]);
+    empty when a reload is enough.
+  type: list
+  elements: string
+""",
+    },
 }
 
 
@@ -383,6 +439,11 @@ def poolkit_pgpool_pcp_conf(users):
     return _call(pgpool.render_pcp_conf, users)
 
 
+def poolkit_pgpool_restart_keys(old_text, new_settings):
+    """The keys whose change needs a restart (sorted); [] when a reload is enough."""
+    return _call(pgpool.restart_required, old_text, new_settings)
+
+
 class FilterModule:
     """poolkit Pgpool-II filters."""
 
@@ -394,4 +455,5 @@ class FilterModule:
             "poolkit_pgpool_check": poolkit_pgpool_check,
             "poolkit_pgpool_passwd": poolkit_pgpool_passwd,
             "poolkit_pgpool_pcp_conf": poolkit_pgpool_pcp_conf,
+            "poolkit_pgpool_restart_keys": poolkit_pgpool_restart_keys,
         }

@@ -992,6 +992,184 @@ def backends_section(backends: Sequence[Mapping[str, Any]], version: str) -> lis
     return pairs
 
 
+# ------------------------------------------------------------------------- reload or restart
+#: The pgpool.conf keys (of `SETTINGS`) whose new value a reload (``pgpool reload``,
+#: SIGHUP to the main process) applies; a change of any other key - including unknown
+#: keys and backend keys other than `RELOADABLE_BACKEND` - needs a restart (safe default).
+#: Source: the per-parameter sentence of the documentation shipped with Pgpool-II 4.6.1
+#: (Debian 13, /usr/share/doc/pgpool2/runtime-*.html): "This parameter can be changed by
+#: reloading the Pgpool-II configurations" vs "This parameter can only be set at server
+#: start"; the same sentences in the documentation shipped with 4.3.5 (Debian 12). Checked
+#: on 4.3.5 and 4.6.1 by changing a sample of keys in the file, sending SIGHUP and reading
+#: ``PGPOOL SHOW <key>`` (a start-only key keeps its old value; docs/pgpool-facts.md).
+#: Deliberately left out:
+#:
+#: * log_directory, log_filename, log_file_mode, log_rotation_age, log_rotation_size,
+#:   log_truncate_on_rotation: reloadable on 4.6 (documented and measured) but not on
+#:   4.3.5 (measured: log_filename and log_rotation_age keep their old value; its docs say
+#:   nothing), so treated as restart on every version;
+#: * wd_remove_shutdown_nodes, wd_lost_node_removal_timeout,
+#:   wd_no_show_node_removal_timeout: PGPOOL SHOW takes the new value, but the docs say
+#:   nothing and the watchdog process keeps its own state: restart (safe default);
+#: * connection_cache, logging_collector, backend_clustering_mode,
+#:   process_management_mode: no sentence in the docs; measured start-only (SHOW keeps the
+#:   old value; process_management_mode not measured).
+#:
+#: Not documented either way, but measured reloadable on both versions (SHOW takes the new
+#: value): disable_load_balance_on_write, auto_failback_interval,
+#: dml_adaptive_object_relationship_list, lobj_lock_table, process_management_strategy
+#: (4.6). health_check_password and sr_check_password: CFGCXT_RELOAD in Pgpool-II's
+#: src/config/pool_config_variables.c (SHOW masks them, so not measurable), like the user
+#: names next to them, which the docs mark reloadable.
+RELOADABLE: frozenset[str] = _words(
+    """
+    allow_clear_text_frontend_auth allow_sql_comments app_name_redirect_preference_list
+    authentication_timeout auto_failback auto_failback_interval
+    cache_safe_memqcache_table_list cache_unsafe_memqcache_table_list check_temp_table
+    check_unlogged_table client_idle_limit client_idle_limit_in_recovery
+    client_min_messages connect_timeout database_redirect_preference_list delay_threshold
+    delay_threshold_by_time detach_false_primary disable_load_balance_on_write
+    dml_adaptive_object_relationship_list enable_pool_hba failback_command
+    failover_command failover_if_affected_tuples_mismatch failover_on_backend_error
+    failover_on_backend_shutdown follow_primary_command health_check_database
+    health_check_max_retries health_check_password health_check_period
+    health_check_retry_delay health_check_timeout health_check_user
+    ignore_leading_white_space insert_lock lobj_lock_table log_backend_messages
+    log_client_messages log_connections log_destination log_disconnections
+    log_error_verbosity log_hostname log_line_prefix log_min_messages log_pcp_processes
+    log_per_node_statement log_standby_delay log_statement max_spare_children
+    memqcache_auto_cache_invalidation memqcache_oiddir min_spare_children
+    notice_per_node_statement prefer_lower_delay_standby
+    primary_routing_query_pattern_list process_management_strategy
+    read_only_function_list recovery_1st_stage_command recovery_2nd_stage_command
+    recovery_password recovery_timeout recovery_user relcache_query_target
+    replicate_select replication_stop_on_mismatch reset_query_list
+    search_primary_node_timeout sr_check_database sr_check_password sr_check_period
+    sr_check_user statement_level_load_balance syslog_facility syslog_ident
+    user_redirect_preference_list write_function_list
+    """
+)
+
+#: Backend keys (``backend_<key>N``) a reload applies to a backend that is already
+#: configured (backend_hostnameN unchanged). Docs: backend_weight "allows updating the
+#: values by reloading", backend_flag and backend_application_name reloadable; measured on
+#: both versions. backend_hostname, backend_port, backend_data_directory: "the existing
+#: values cannot be updated, so you must restart". A backend added by a reload is
+#: registered but stays "down" (measured: SHOW POOL_NODES status down until
+#: pcp_attach_node), and removing one needs a restart: so a new or removed backend counts
+#: as a restart.
+RELOADABLE_BACKEND: frozenset[str] = frozenset({"weight", "flag", "application_name"})
+
+_BACKEND_KEY = re.compile(r"backend_(?P<key>[a-z_]+?)(?P<index>\d+)")
+_CONF_LINE = re.compile(
+    r"\s*(?P<key>[A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*"
+    r"(?:'(?P<quoted>[^'\n]*)'|(?P<bare>[^\s#']+))?\s*(?:#.*)?"
+)
+
+
+def parse_conf(text: str) -> dict[str, str]:
+    """``{key: value}`` of pgpool.conf text, as Pgpool-II reads it for the purpose here.
+
+    ``key = value`` (the ``=`` is optional), ``#`` starts a comment outside quotes, a
+    single-quoted value is taken literally without its quotes, a repeated key takes its
+    last value (measured). Lines that are not settings are skipped.
+    """
+    if text is None:
+        return {}
+    if not isinstance(text, str):
+        raise PoolkitError(f"pgpool.conf: expected text, got {_type_name(text)}")
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _CONF_LINE.fullmatch(line)
+        if match is None or (match["quoted"] is None and match["bare"] is None):
+            continue
+        values[match["key"]] = match["quoted"] if match["quoted"] is not None else match["bare"]
+    return values
+
+
+def _comparable(key: str, value: str | None) -> str | None:
+    """`value` as written (quotes off) in a form where equal settings compare equal."""
+    if value is None:
+        return None
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        value = value[1:-1]
+    value = value.strip()
+    if key in _BOOLEAN:
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return "on"
+        if lowered in _FALSE:
+            return "off"
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return _number_text(number) if math.isfinite(number) else value
+
+
+def _new_pairs(new_settings: Any) -> dict[str, str]:
+    if isinstance(new_settings, (str, Mapping)) or not isinstance(new_settings, Sequence):
+        raise PoolkitError(
+            f"new settings: expected a list of [key, value] pairs, got {_type_name(new_settings)}"
+        )
+    new: dict[str, str] = {}
+    for index, pair in enumerate(new_settings):
+        if (
+            isinstance(pair, (str, Mapping))
+            or not isinstance(pair, Sequence)
+            or len(pair) != 2
+            or not all(isinstance(part, str) for part in pair)
+        ):
+            raise PoolkitError(f"new settings[{index}]: expected a [key, value] pair, got {pair!r}")
+        new[pair[0].strip()] = pair[1]
+    return new
+
+
+def _reloadable(key: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    if key in RELOADABLE:
+        return True
+    match = _BACKEND_KEY.fullmatch(key)
+    if match is None or match["key"] not in RELOADABLE_BACKEND:
+        return False
+    host = f"backend_hostname{match['index']}"
+    return (
+        host in old and host in new and _comparable(host, old[host]) == _comparable(host, new[host])
+    )
+
+
+def restart_required(old_conf_text: str, new_settings: Sequence[Sequence[str]]) -> list[str]:
+    """The keys whose change between the deployed pgpool.conf and the new ``[key, value]``
+    pairs (`conf_settings` + `backends_section`) a reload does not apply (sorted).
+
+    A key added or removed is a change; quoting, comments, blanks and the spelling of a
+    boolean or number do not count. A change needs a restart unless the key is in
+    `RELOADABLE`, or is a `RELOADABLE_BACKEND` key of a backend whose
+    backend_hostnameN stays the same: unknown keys, backend hosts, ports and data
+    directories, and added or removed backends need a restart. Empty `old_conf_text`
+    (nothing deployed yet) gives [], since a first start reads everything. The role
+    restarts Pgpool-II when the list is not empty, else reloads.
+    """
+    if old_conf_text is None:
+        old_conf_text = ""
+    if not isinstance(old_conf_text, str):
+        raise PoolkitError(
+            f"old pgpool.conf text: expected a string, got {_type_name(old_conf_text)}"
+        )
+    new = _new_pairs(new_settings)
+    if not old_conf_text.strip():
+        return []
+    old = parse_conf(old_conf_text)
+    return sorted(
+        key
+        for key in old.keys() | new.keys()
+        if _comparable(key, old.get(key)) != _comparable(key, new.get(key))
+        and not _reloadable(key, old, new)
+    )
+
+
 # ------------------------------------------------------------------------- preflight
 
 

@@ -46,7 +46,7 @@ class _Vaulted:
         return self._plaintext
 
 
-def test_filter_module_exposes_the_six_filters():
+def test_filter_module_exposes_the_seven_filters():
     assert set(FILTERS) == {
         "poolkit_pgpool_version",
         "poolkit_pgpool_settings",
@@ -54,6 +54,7 @@ def test_filter_module_exposes_the_six_filters():
         "poolkit_pgpool_check",
         "poolkit_pgpool_passwd",
         "poolkit_pgpool_pcp_conf",
+        "poolkit_pgpool_restart_keys",
     }
 
 
@@ -210,3 +211,61 @@ def test_plugin_falls_back_to_the_checkout_when_poolkit_is_not_installed(tmp_pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "4.6.1"
+
+
+# ------------------------------------------------------------------------- restart keys
+RESTART_OLD = """\
+# deployed by poolkit
+port = 9999
+num_init_children = 32            # children
+log_connections = off
+backend_hostname0 = 'db1'
+backend_port0 = 5432
+backend_weight0 = 1
+"""
+RESTART_NEW = [
+    ["port", "9999"],
+    ["num_init_children", "32"],
+    ["log_connections", "off"],
+    ["backend_hostname0", "'db1'"],
+    ["backend_port0", "5432"],
+    ["backend_weight0", "1"],
+]
+
+
+def _changed(key: str, value: str) -> list[list[str]]:
+    return [[k, value if k == key else v] for k, v in RESTART_NEW]
+
+
+def test_restart_keys_nothing_changed_from_unsafe_text():
+    new = [[unsafe(k), unsafe(v)] for k, v in RESTART_NEW]
+    assert FILTERS["poolkit_pgpool_restart_keys"](unsafe(RESTART_OLD), new) == []
+
+
+def test_restart_keys_reloadable_change():
+    assert (
+        FILTERS["poolkit_pgpool_restart_keys"](RESTART_OLD, _changed("log_connections", "on")) == []
+    )
+
+
+def test_restart_keys_num_init_children():
+    new = _changed("num_init_children", "64")
+    assert FILTERS["poolkit_pgpool_restart_keys"](RESTART_OLD, new) == ["num_init_children"]
+
+
+def test_restart_keys_backend_added():
+    new = [*RESTART_NEW, ["backend_hostname1", "'db2'"], ["backend_port1", "5432"]]
+    assert FILTERS["poolkit_pgpool_restart_keys"](RESTART_OLD, new) == [
+        "backend_hostname1",
+        "backend_port1",
+    ]
+
+
+def test_restart_keys_empty_old_text():
+    assert FILTERS["poolkit_pgpool_restart_keys"]("", _changed("port", "5433")) == []
+
+
+def test_restart_keys_bad_input_becomes_an_ansible_filter_error():
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        FILTERS["poolkit_pgpool_restart_keys"](RESTART_OLD, "port = 1")
+    assert "new settings" in excinfo.value.message

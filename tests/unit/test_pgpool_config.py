@@ -972,3 +972,179 @@ def test_render_pcp_conf():
 def test_render_pcp_conf_names_the_entry():
     with pytest.raises(PoolkitError, match=r"pgpool_pcp_users\[0\] \('a b'\): user name"):
         pp.render_pcp_conf([{"name": "a b", "password": "x"}])
+
+
+# ------------------------------------------------------------------------- reload or restart
+def deployed(pairs: list[list[str]]) -> str:
+    return "".join(f"{key} = {value}\n" for key, value in pairs)
+
+
+def rendered(settings: dict[str, Any] | None = None, backends: list | None = None) -> list:
+    base = {"port": 9999, "num_init_children": 32, "log_connections": False}
+    return pp.conf_settings({**base, **(settings or {})}, NEW) + pp.backends_section(
+        backends or [{"hostname": "db1"}, {"hostname": "db2"}], NEW
+    )
+
+
+def test_reloadable_and_backend_reloadable_keys_are_keys_poolkit_knows():
+    assert pp.RELOADABLE.issubset(pp.SETTINGS)
+    assert pp.RELOADABLE_BACKEND.issubset(pp.BACKEND_KEYS)
+
+
+@pytest.mark.parametrize(
+    "key",
+    # Measured on 4.3.5 and 4.6.1: SIGHUP leaves the old value in PGPOOL SHOW.
+    sorted(
+        words(
+            """
+            num_init_children max_pool port listen_addresses load_balance_mode
+            connection_life_time child_life_time reserved_connections connection_cache
+            logging_collector backend_clustering_mode log_filename log_rotation_age
+            """
+        )
+    ),
+)
+def test_start_only_keys_measured_are_not_reloadable(key):
+    assert key not in pp.RELOADABLE
+
+
+@pytest.mark.parametrize(
+    "key",
+    # Measured on 4.3.5 and 4.6.1: SIGHUP shows the new value in PGPOOL SHOW.
+    sorted(
+        words(
+            """
+            health_check_period log_connections client_idle_limit enable_pool_hba
+            sr_check_period disable_load_balance_on_write auto_failback_interval
+            dml_adaptive_object_relationship_list lobj_lock_table
+            """
+        )
+    ),
+)
+def test_reloadable_keys_measured_are_reloadable(key):
+    assert key in pp.RELOADABLE
+
+
+def test_restart_nothing_changed():
+    assert pp.restart_required(deployed(rendered()), rendered()) == []
+
+
+def test_restart_reloadable_change_only():
+    new = rendered({"log_connections": True, "health_check_period": 10, "client_idle_limit": 300})
+    assert pp.restart_required(deployed(rendered()), new) == []
+
+
+def test_restart_num_init_children():
+    new = rendered({"num_init_children": 64})
+    assert pp.restart_required(deployed(rendered()), new) == ["num_init_children"]
+
+
+def test_restart_several_keys_sorted_with_reloadable_ones_left_out():
+    new = rendered({"port": 9998, "max_pool": 2, "log_connections": True})
+    assert pp.restart_required(deployed(rendered()), new) == ["max_pool", "port"]
+
+
+def test_restart_key_added_or_removed():
+    old = deployed(rendered())
+    assert pp.restart_required(old, rendered({"reserved_connections": 1})) == [
+        "reserved_connections"
+    ]
+    assert pp.restart_required(old, rendered({"num_init_children": None})) == ["num_init_children"]
+
+
+def test_restart_reloadable_key_added():
+    assert pp.restart_required(deployed(rendered()), rendered({"sr_check_period": 5})) == []
+
+
+def test_restart_backend_added():
+    new = rendered(backends=[{"hostname": "db1"}, {"hostname": "db2"}, {"hostname": "db3"}])
+    assert pp.restart_required(deployed(rendered()), new) == [
+        "backend_hostname2",
+        "backend_port2",
+        "backend_weight2",
+    ]
+
+
+def test_restart_backend_removed():
+    new = rendered(backends=[{"hostname": "db1"}])
+    assert pp.restart_required(deployed(rendered()), new) == [
+        "backend_hostname1",
+        "backend_port1",
+        "backend_weight1",
+    ]
+
+
+def test_restart_backend_weight_flag_and_application_name_reload():
+    new = rendered(
+        backends=[
+            {"hostname": "db1", "weight": 3, "flag": "DISALLOW_TO_FAILOVER"},
+            {"hostname": "db2", "application_name": "replica"},
+        ]
+    )
+    assert pp.restart_required(deployed(rendered()), new) == []
+
+
+def test_restart_backend_host_port_or_data_directory_changed():
+    new = rendered(
+        backends=[
+            {"hostname": "db1", "port": 5433},
+            {"hostname": "db9", "data_directory": "/srv/pg"},
+        ]
+    )
+    assert pp.restart_required(deployed(rendered()), new) == [
+        "backend_data_directory1",
+        "backend_hostname1",
+        "backend_port0",
+    ]
+
+
+def test_restart_unknown_key_changed():
+    old = deployed(rendered()) + "some_future_key = 1\n"
+    assert pp.restart_required(old, rendered()) == ["some_future_key"]
+
+
+def test_restart_quoting_comments_and_spelling_are_not_changes():
+    old = """\
+# pgpool.conf written by hand
+port=9999 # the port
+num_init_children = '32'
+  log_connections = false   # off
+#max_pool = 8
+unix_socket_directories = '/run/postgresql' # '#' inside quotes: '/x#y'
+pcp_socket_dir '/tmp#not-a-comment'
+backend_hostname0 = 'db1'
+backend_port0 = 5432
+backend_weight0 = 1.0
+backend_hostname1 = 'db1'
+backend_hostname1 = 'db2'
+backend_port1 = '5432'
+backend_weight1 = 1
+"""
+    new = rendered(
+        {"unix_socket_directories": ["/run/postgresql"], "pcp_socket_dir": "/tmp#not-a-comment"}
+    )
+    assert pp.restart_required(old, new) == []
+
+
+def test_parse_conf():
+    text = "a = 'x # y' # c\nb=2\n# c = 3\nd 'e'\n\nbad line here\nb = 4\n"
+    assert pp.parse_conf(text) == {"a": "x # y", "b": "4", "d": "e"}
+
+
+@pytest.mark.parametrize("old", ["", "  \n", None])
+def test_restart_empty_old_text(old):
+    assert pp.restart_required(old, rendered({"port": 9998})) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        (1, [], "old pgpool.conf text: expected a string"),
+        ("", "port = 1", "new settings: expected a list"),
+        ("", [["port"]], "new settings[0]: expected a [key, value] pair"),
+        ("", [["port", 1]], "new settings[0]"),
+    ],
+)
+def test_restart_bad_input(old, new, complaint):
+    with pytest.raises(PoolkitError, match=complaint.replace("[", r"\[").replace("]", r"\]")):
+        pp.restart_required(old, new)

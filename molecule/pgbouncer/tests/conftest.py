@@ -3,8 +3,6 @@ the journal of the host under test on failure, and re-running the role from a te
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from converge import converge as run_converge
 from journal import journal_hook
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
@@ -103,28 +102,7 @@ def main_pid(host):
 @pytest.fixture
 def converge(host):
     """Re-run converge.yml on this pooler host with extra variables; returns the process."""
-
-    def run(extra_vars: str | None = None):
-        project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-        cmd = [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"),
-            "--limit",
-            host.backend.host,
-        ]
-        if extra_vars:
-            cmd += ["-e", extra_vars]
-        env = dict(
-            os.environ,
-            ANSIBLE_ROLES_PATH=str(project / "roles"),
-            ANSIBLE_FILTER_PLUGINS=str(project / "filter_plugins"),
-            ANSIBLE_NOCOLOR="1",
-        )
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-
-    return run
+    return lambda extra_vars=None: run_converge(host.backend.host, extra_vars)
 
 
 pytest_runtest_makereport = journal_hook("pgbouncer@*", "pgbouncer journal")

@@ -13,6 +13,7 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from converge import converge as run_converge
 from journal import journal_hook
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
@@ -96,6 +97,12 @@ def other_host(hostvars):
         )
 
     return get
+
+
+@pytest.fixture
+def converge(host):
+    """Re-run converge.yml on this Pgpool-II host with extra variables."""
+    return lambda extra_vars=None: run_converge(host.backend.host, extra_vars)
 
 
 def pool_nodes(conn):

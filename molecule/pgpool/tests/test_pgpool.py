@@ -4,6 +4,8 @@ checks and re-attaching a backend."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 from conftest import PASSWORDS, pool_nodes, wait_for
@@ -170,3 +172,32 @@ def test_health_check_marks_a_stopped_replica_down_and_reattach(pgpool, pcp, oth
     attach = pcp("pcp_attach_node -n 1")
     assert attach.rc == 0, attach.stderr
     assert wait_for(lambda: replica_status() in ("up", "waiting"), timeout=30)
+
+
+def test_pool_passwd_entry_is_what_pg_enc_writes(host):
+    # Pgpool-II's own tool, with the deployed key, encrypts the password to the same line.
+    out = host.run(
+        "su postgres -s /bin/sh -c "
+        f"'pg_enc -k /var/lib/postgresql/.pgpoolkey -u app {PASSWORDS['app']}'"
+    ).stdout
+    expected = next(line.split(": ", 1)[1] for line in out.splitlines() if "string:" in line)
+    assert f"app:{expected}\n" in host.file("/etc/pgpool2/pool_passwd").content_string
+
+
+def test_pcp_conf_entry_is_what_pg_md5_writes(host):
+    digest = host.run(f"pg_md5 {PASSWORDS['pcpadmin']}").stdout.strip()
+    assert f"pcpadmin:{digest}" in host.file("/etc/pgpool2/pcp.conf").content_string
+
+
+def test_oversize_num_init_children_fails_before_any_change(host, converge):
+    def state():
+        pid = host.run("systemctl show -p MainPID --value pgpool2.service").stdout.strip()
+        return host.run("sha256sum /etc/pgpool2/pgpool.conf").stdout.split()[0], pid
+
+    before = state()
+    run = converge(json.dumps({"pgpool_num_init_children": 500}))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "num_init_children 500" in output, output[-3000:]
+    assert "the largest pgpool_num_init_children that fits" in output
+    assert state() == before
