@@ -201,3 +201,28 @@ def test_oversize_num_init_children_fails_before_any_change(host, converge):
     assert "num_init_children 500" in output, output[-3000:]
     assert "the largest pgpool_num_init_children that fits" in output
     assert state() == before
+
+
+def test_reloadable_change_keeps_the_pid(host, converge, pgpool):
+    def main_pid():
+        return host.run("systemctl show -p MainPID --value pgpool2.service").stdout.strip()
+
+    before = main_pid()
+    try:
+        run = converge(json.dumps({"pgpool_health_check_period": 3}))
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        assert main_pid() == before
+        with pgpool() as conn:
+            # PGPOOL SHOW answers (item, value, description) for parameters with indexes.
+            assert "3" in conn.execute("PGPOOL SHOW health_check_period").fetchone()
+    finally:
+        restore = converge()
+        assert restore.returncode == 0, (restore.stdout + restore.stderr)[-3000:]
+
+
+def test_logs_go_to_the_rotated_file(host):
+    log = host.file("/var/log/pgpool2/pgpool.log")
+    assert log.exists
+    assert "LOG:" in log.content_string
+    rotate = host.run("logrotate --debug /etc/logrotate.d/pgpool-poolkit")
+    assert rotate.rc == 0, rotate.stderr
