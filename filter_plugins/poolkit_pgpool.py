@@ -16,17 +16,15 @@ message (messages never contain a password or the pool key).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
 try:
-    from poolkit import PoolkitError, pgpool
+    from poolkit import PoolkitError, pgpool, values
 except ImportError:  # package not installed: use the checkout this plugin lives in
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from poolkit import PoolkitError, pgpool
+    from poolkit import PoolkitError, pgpool, values
 
 _VERSION_OPTION = r"""
   version:
@@ -375,35 +373,9 @@ _value:
 }
 
 
-def _plain(value: Any) -> Any:
-    """A copy of `value` as plain Python data (str, int, float, bool, None, dict, list).
-
-    ``str`` subclasses such as AnsibleUnsafeText become ``str``; other unknown leaves
-    (vaulted values) become their ``str()``, except bytes and sets, left for the library
-    to refuse with a message naming the variable.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {_plain(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, (bytes, bytearray, set, frozenset)):
-        return value
-    return str(value)  # e.g. a vaulted value: str() decrypts it
-
-
 def _call(func, *args):
     try:
-        return func(*[_plain(arg) for arg in args])
+        return func(*[values.plain(arg) for arg in args])
     except PoolkitError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

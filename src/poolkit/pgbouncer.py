@@ -25,7 +25,6 @@ Sources of the tables below (checked when written):
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,6 +33,10 @@ from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.sizing import FD_EXTRA, FD_MARGIN, FD_ROUND, fd_limit
+from poolkit.values import as_int
+from poolkit.values import did_you_mean as _did_you_mean
+from poolkit.values import raise_all as _raise
+from poolkit.values import type_name as _type_name
 
 #: The oldest PgBouncer whose settings poolkit knows (measured: Debian 12's 1.18.0).
 OLDEST = (1, 18)
@@ -415,15 +418,6 @@ def _too_new(key: str, minimum: tuple[int, int], ver: tuple[int, int, int], text
     return f"{key} needs PgBouncer {_short(minimum)} or newer, this host has {text}"
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    if len(close) == 1:
-        return f" (did you mean {close[0]}?)"
-    return f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)"
-
-
 def _unknown_setting(key: str, ver: tuple[int, int, int], text: str) -> str:
     hint = _did_you_mean(key, SETTINGS)
     if ver[:2] > NEWEST:
@@ -435,23 +429,6 @@ def _unknown_setting(key: str, ver: tuple[int, int, int], text: str) -> str:
 
 
 # ------------------------------------------------------------------------- values
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def as_int(value: Any, variable: str) -> int:
-    """A whole number from an int or a numeric string ("20" from a templated default)."""
-    if isinstance(value, bool):
-        raise PoolkitError(f"{variable}: expected a whole number, got a boolean ({value})")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    if isinstance(value, (str, float)):
-        raise PoolkitError(f"{variable}: expected a whole number, got {value!r}")
-    raise PoolkitError(f"{variable}: expected a whole number, got {_type_name(value)}")
 
 
 def _text(value: Any, variable: str) -> str:
@@ -547,11 +524,6 @@ def _setting_value(key: str, value: Any, variable: str) -> str:
     if key in _CHOICES:
         return _choice(key, value, variable)
     return _text(value, variable)
-
-
-def _raise(problems: list[str]) -> None:
-    if problems:
-        raise PoolkitError("\n".join(problems))
 
 
 # ------------------------------------------------------------------------- [pgbouncer]

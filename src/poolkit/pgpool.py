@@ -34,17 +34,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
+from poolkit.values import as_int
+from poolkit.values import did_you_mean as _did_you_mean
+from poolkit.values import raise_all as _raise
+from poolkit.values import type_name as _type_name
 from poolkit.verifiers import looks_like_verifier, md5_verifier, pcp_md5
 
 Version = tuple[int, int]
@@ -522,15 +525,6 @@ def _reads(key: str, ver: tuple[int, int, int]) -> bool:
     return ver[:2] >= first and (last is None or ver[:2] <= last)
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    if len(close) == 1:
-        return f" (did you mean {close[0]}?)"
-    return f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)"
-
-
 def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
     """Why `key` cannot be set at all (any version), or None when it is a modeled key."""
     if key in _OLD_NAMES:
@@ -584,23 +578,6 @@ def written_name(key: str, version: str) -> str:
 
 
 # ------------------------------------------------------------------------- values
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def as_int(value: Any, variable: str) -> int:
-    """A whole number from an int or a numeric string ("32" from a templated default)."""
-    if isinstance(value, bool):
-        raise PoolkitError(f"{variable}: expected a whole number, got a boolean ({value})")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    if isinstance(value, (str, float)):
-        raise PoolkitError(f"{variable}: expected a whole number, got {value!r}")
-    raise PoolkitError(f"{variable}: expected a whole number, got {_type_name(value)}")
 
 
 def _non_negative(value: Any, variable: str) -> int:
@@ -731,11 +708,6 @@ def _setting_value(
     if key in LISTS:
         return _list(key, value, variable, ver, text)
     return conf_string(value, variable)
-
-
-def _raise(problems: list[str]) -> None:
-    if problems:
-        raise PoolkitError("\n".join(problems))
 
 
 # ------------------------------------------------------------------------- pgpool.conf

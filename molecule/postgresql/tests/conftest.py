@@ -1,7 +1,13 @@
 """Shared fixtures for the postgresql scenario: the published port of each container, and
 the role (primary or replica) each host plays."""
 
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from journal import journal_hook
 
 APP_PASSWORD = "molecule-app-secret"  # the converge.yml test value, not a real secret
 REPLICATION_PASSWORD = "molecule-replication-secret"  # likewise
@@ -53,12 +59,4 @@ def primary_dsn(hostvars):
     return make
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """On failure, attach the PostgreSQL journal of the host under test to the report."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed and "host" in item.funcargs:
-        host = item.funcargs["host"]
-        journal = host.run("journalctl -u 'postgresql*' --no-pager -n 50").stdout
-        report.sections.append(("postgresql journal", journal))
+pytest_runtest_makereport = journal_hook("postgresql*", "postgresql journal")
