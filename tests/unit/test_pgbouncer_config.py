@@ -116,25 +116,6 @@ def test_introduction_versions_from_the_changelog(key, minimum):
     assert ".".join(map(str, pgb.SETTINGS[key])) == minimum
 
 
-def test_restart_keys_are_the_ones_show_config_marks_not_changeable():
-    assert {
-        "disable_pqexec",
-        "job_name",
-        "listen_addr",
-        "listen_backlog",
-        "listen_port",
-        "pidfile",
-        "pkt_buf",
-        "resolv_conf",
-        "so_reuseport",
-        "track_extra_parameters",
-        "unix_socket_dir",
-        "unix_socket_group",
-        "unix_socket_mode",
-        "user",
-    } == pgb.RESTART_KEYS
-
-
 def test_peer_id_is_reloadable():
     assert "peer_id" not in pgb.RESTART_KEYS
 
