@@ -14,7 +14,7 @@ export ANSIBLE_NOCOLOR ?= 1
 #   make molecule SCENARIOS=postgresql
 SCENARIOS ?= postgresql pgbouncer pgpool
 
-.PHONY: help setup demo lab deploy test lint unit molecule clean
+.PHONY: help setup demo lab deploy test lint unit smoke molecule clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ deploy: ## Run playbooks/deploy-pooler.yml against inventories/local
 	@echo "==> Deploying (playbooks/deploy-pooler.yml against inventories/local)"
 	@ansible-playbook playbooks/deploy-pooler.yml
 
-test: setup lint unit molecule ## Everything CI runs: lint, unit tests, molecule scenarios
+test: setup lint unit smoke molecule ## Everything CI runs: lint, unit tests, compose smoke test, molecule
 	@echo "==> make test: all green"
 
 lint: ## ansible-lint (production profile), yamllint, ruff
@@ -49,15 +49,21 @@ unit: ## Unit and property tests (pytest tests/unit)
 	@echo "==> pytest tests/unit"
 	@pytest tests/unit
 
+smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, down -v)
+	@echo "==> pytest tests/compose (docker-compose.yml as project poolkit-smoke)"
+	@pytest tests/compose
+
 molecule: ## Molecule scenarios: create, converge, idempotence, verify, destroy
 	@for scenario in $(SCENARIOS); do \
 	  echo "==> molecule test -s $$scenario"; \
 	  molecule test -s $$scenario || exit 1; \
 	done
 
-clean: ## Remove the lab containers and network, and molecule leftovers
+clean: ## Remove the lab containers and network, molecule and smoke-test leftovers
 	@if ! docker info >/dev/null 2>&1; then echo "==> Nothing to clean: no Docker Engine answers"; exit 0; fi; \
 	echo "==> Removing the lab containers (label io.poolkit.lab) and molecule leftovers (label owner=molecule)"; \
 	docker ps -aq --filter label=io.poolkit.lab | xargs -r docker rm -f >/dev/null; \
 	docker ps -aq --filter label=owner=molecule | xargs -r docker rm -f >/dev/null; \
+	echo "==> Removing the smoke test's compose project (poolkit-smoke) and its volumes"; \
+	docker compose -p poolkit-smoke down -v --remove-orphans >/dev/null 2>&1 || true; \
 	for net in poolkit-lab $$(docker network ls -q --filter name=molecule-); do docker network rm $$net >/dev/null 2>&1 || true; done
