@@ -23,10 +23,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "poolkit-smoke"
 PORTS = {
-    "POOLKIT_PGBOUNCER_PORT": 26432,
-    "POOLKIT_PGPOOL_PORT": 29999,
-    "POOLKIT_POSTGRES_PORT": 25433,
-    "POOLKIT_POSTGRES_REPLICA_PORT": 25434,
+    "POOLKIT_PGBOUNCER_PORT": 36432,
+    "POOLKIT_PGPOOL_PORT": 39999,
+    "POOLKIT_POSTGRES_PORT": 35433,
+    "POOLKIT_POSTGRES_REPLICA_PORT": 35434,
 }
 ENV = {**os.environ, **{key: str(port) for key, port in PORTS.items()}}
 

@@ -3,6 +3,7 @@ the journal of the host under test on failure, and re-running the role from a te
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import converge as run_converge
+from converge import run_playbook
 from journal import journal_hook
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
@@ -102,7 +104,20 @@ def main_pid(host):
 @pytest.fixture
 def converge(host):
     """Re-run converge.yml on this pooler host with extra variables; returns the process."""
-    return lambda extra_vars=None: run_converge(host.backend.host, extra_vars)
+    return lambda extra_vars=None, verbosity=0: run_converge(
+        host.backend.host, extra_vars, verbosity
+    )
+
+
+@pytest.fixture
+def maintenance(host):
+    """Run playbooks/maintenance.yml on this pooler host: maintenance("pause", **vars)."""
+
+    def run(action, **extra):
+        extra_vars = json.dumps({"maintenance_action": action, **extra})
+        return run_playbook(Path("playbooks/maintenance.yml"), host.backend.host, extra_vars)
+
+    return run
 
 
 pytest_runtest_makereport = journal_hook("pgbouncer@*", "pgbouncer journal")

@@ -136,7 +136,7 @@ def test_query_wait_timeout_disconnects_a_waiting_client(bouncer):
 def test_max_client_conn_refuses_the_next_client(bouncer):
     conns = []
     try:
-        for _ in range(40):  # converge.yml: pgbouncer_max_client_conn = 40
+        for _ in range(60):  # converge.yml: pgbouncer_max_client_conn = 60
             conns.append(bouncer())
         with pytest.raises(psycopg.OperationalError, match="max_client_conn"):
             conns.append(bouncer())

@@ -43,8 +43,8 @@ def test_userlist_holds_scram_verifiers(host, user):
 
 
 def test_limit_nofile_as_sized(host, bouncer):
-    # 40 clients; pools 3 + 2 + (2 + 2 reserve) + 1 per process: poolkit's formula.
-    expected = pgbouncer.nofile(40, 3 + 2 + 4 + 1)
+    # 60 clients; pools 3 + 2 + (2 + 2 reserve) + 1 per process: poolkit's formula.
+    expected = pgbouncer.nofile(60, 3 + 2 + 4 + 1)
     pid = host.run("systemctl show -p MainPID --value pgbouncer@1.service").stdout.strip()
     limits = host.run(f"cat /proc/{pid}/limits").stdout
     line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
