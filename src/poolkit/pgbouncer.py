@@ -1156,6 +1156,16 @@ def check(config: Mapping[str, Any]) -> None:
             f"pgbouncer_min_pool_size: {min_pool} is above pgbouncer_default_pool_size "
             f"{default_pool}; lower pgbouncer_min_pool_size to at most {default_pool}"
         )
+    if config.get("max_client_conn") is not None and max_client < 1:
+        problems.append(
+            f"pgbouncer_max_client_conn: {max_client}; PgBouncer would refuse every client,"
+            " allow at least 1"
+        )
+    if config.get("default_pool_size") is not None and default_pool < 1:
+        problems.append(
+            f"pgbouncer_default_pool_size: {default_pool}; a pool without server connections"
+            " makes its clients wait until query_wait_timeout, allow at least 1"
+        )
     if config.get("processes") is not None and processes < 1:
         problems.append(f"pgbouncer_processes: {processes}; run at least 1 PgBouncer process")
     if config.get("listen_port") is not None and not 1 <= port <= 65535:

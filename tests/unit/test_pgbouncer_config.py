@@ -810,6 +810,14 @@ def test_numeric_strings_and_nulls_are_accepted():
             "pgbouncer_limit_nofile: not set, so systemd's default soft limit of 1024 applies, "
             "which is below the 2048 file descriptors",
         ),
+        (
+            {"max_client_conn": 0},
+            "pgbouncer_max_client_conn: 0; PgBouncer would refuse every client",
+        ),
+        (
+            {"default_pool_size": 0, "min_pool_size": 0},
+            "pgbouncer_default_pool_size: 0; a pool without server connections",
+        ),
         ({"processes": 0}, "pgbouncer_processes: 0; run at least 1 PgBouncer process"),
         ({"listen_port": 0}, "pgbouncer_listen_port: 0; expected a port from 1 to 65535"),
         ({"listen_port": 70000}, "pgbouncer_listen_port: 70000; expected a port from 1 to 65535"),

@@ -1,0 +1,189 @@
+"""Bad input changes nothing: each invalid variable below makes the role fail before the
+host changes (configuration files, unit file and PIDs identical before and after), with a
+message that names the variable. The table runs on the PgBouncer 1.24 host; the cases that
+depend on the version run where they apply."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import PASSWORDS
+
+DB = {"name": "app", "host": "pgb-pg-trixie", "dbname": "app"}
+# converge.yml's console users, so a case replacing pgbouncer_users fails on its own entry.
+CONSOLE_USERS = [{"name": user, "password": PASSWORDS[user]} for user in ("pgb_admin", "pgb_stats")]
+TOPOLOGY = {
+    "database": {"max_connections": 60, "cpu_cores": 2},
+    "pools": [{"database": "app", "user": "app"}],
+    "apps": [{"name": "web", "instances": 1, "processes": 2, "connections_per_process": 5}],
+}
+
+# (id, extra variables, the variable the message must name, PgBouncer release)
+CASES = [
+    ("pool-mode-enum", {"pgbouncer_pool_mode": "transactions"}, "pgbouncer_pool_mode", "1.24"),
+    ("auth-type-enum", {"pgbouncer_auth_type": "password1"}, "pgbouncer_auth_type", "1.24"),
+    (
+        "password-method-enum",
+        {"pgbouncer_password_method": "sha1"},
+        "pgbouncer_password_method",
+        "1.24",
+    ),
+    (
+        "pool-size-negative",
+        {"pgbouncer_default_pool_size": -1},
+        "pgbouncer_default_pool_size",
+        "1.24",
+    ),
+    (
+        "pool-size-text",
+        {"pgbouncer_default_pool_size": "lots"},
+        "pgbouncer_default_pool_size",
+        "1.24",
+    ),
+    (
+        "reserve-negative",
+        {"pgbouncer_reserve_pool_size": -2},
+        "pgbouncer_reserve_pool_size",
+        "1.24",
+    ),
+    ("min-above-pool", {"pgbouncer_min_pool_size": 50}, "pgbouncer_min_pool_size", "1.24"),
+    ("max-client-conn-zero", {"pgbouncer_max_client_conn": 0}, "pgbouncer_max_client_conn", "1.24"),
+    ("processes-zero", {"pgbouncer_processes": 0}, "pgbouncer_processes", "1.24"),
+    ("port-out-of-range", {"pgbouncer_listen_port": 70000}, "pgbouncer_listen_port", "1.24"),
+    ("nofile-too-low", {"pgbouncer_limit_nofile": 10}, "pgbouncer_limit_nofile", "1.24"),
+    (
+        "database-without-host",
+        {"pgbouncer_databases": [{"name": "app"}]},
+        "pgbouncer_databases[0]",
+        "1.24",
+    ),
+    (
+        "database-pool-mode-enum",
+        {"pgbouncer_databases": [{**DB, "pool_mode": "bogus"}]},
+        "pgbouncer_databases[0]",
+        "1.24",
+    ),
+    (
+        "database-unknown-key",
+        {"pgbouncer_databases": [{**DB, "pool_sizee": 3}]},
+        "pgbouncer_databases[0]",
+        "1.24",
+    ),
+    (
+        "database-negative-pool",
+        {"pgbouncer_databases": [{**DB, "pool_size": -3}]},
+        "pgbouncer_databases[0]",
+        "1.24",
+    ),
+    (
+        "unknown-setting",
+        {"pgbouncer_extra_settings": {"pool_sizes": 3}},
+        "pgbouncer_extra_settings",
+        "1.24",
+    ),
+    (
+        "setting-has-a-variable",
+        {"pgbouncer_extra_settings": {"pool_mode": "session"}},
+        "pgbouncer_extra_settings",
+        "1.24",
+    ),
+    (
+        "user-without-password",
+        {"pgbouncer_users": [{"name": "app"}, *CONSOLE_USERS]},
+        "pgbouncer_users",
+        "1.24",
+    ),
+    (
+        "user-malformed-verifier",
+        {
+            "pgbouncer_users": [
+                {"name": "app", "verifier": "SCRAM-SHA-256$nonsense"},
+                *CONSOLE_USERS,
+            ]
+        },
+        "pgbouncer_users[0]",
+        "1.24",
+    ),
+    ("admin-not-a-user", {"pgbouncer_admin_users": ["nobody"]}, "pgbouncer_admin_users", "1.24"),
+    ("hba-without-rules", {"pgbouncer_auth_type": "hba"}, "pgbouncer_auth_hba_rules", "1.24"),
+    (
+        "auth-query-without-user",
+        {"pgbouncer_auth_query": "SELECT 1"},
+        "pgbouncer_auth_user",
+        "1.24",
+    ),
+    (
+        "topology-unknown-key",
+        {"pgbouncer_topology": {**TOPOLOGY, "database": {"max_conections": 60}}},
+        "database.max_conections",
+        "1.24",
+    ),
+    (
+        "topology-without-budget",
+        {"pgbouncer_topology": {**TOPOLOGY, "database": {"max_connections": 3, "cpu_cores": 2}}},
+        "database.max_connections",
+        "1.24",
+    ),
+    (
+        "pools-above-max-connections",
+        {"pgbouncer_topology": TOPOLOGY, "pgbouncer_databases": [{**DB, "pool_size": 80}]},
+        "pgbouncer_databases[0]",
+        "1.24",
+    ),
+    # Settings the installed version does not know (PgBouncer 1.18 on Debian 12).
+    (
+        "setting-too-new",
+        {"pgbouncer_max_db_client_connections": 5},
+        "pgbouncer_max_db_client_connections",
+        "1.18",
+    ),
+    (
+        "prepared-statements-too-new",
+        {"pgbouncer_max_prepared_statements": 10},
+        "pgbouncer_max_prepared_statements",
+        "1.18",
+    ),
+]
+
+
+def release(host) -> str:
+    return "1.18" if "bookworm" in host.backend.host else "1.24"
+
+
+def snapshot(host, main_pid) -> dict[str, str]:
+    """What a change would touch: every file the role writes, and the running PIDs."""
+    files = host.run(
+        "sha256sum /etc/pgbouncer/* /etc/systemd/system/pgbouncer@.service"
+        " /etc/tmpfiles.d/pgbouncer-poolkit.conf /etc/logrotate.d/pgbouncer-poolkit"
+    ).stdout
+    return {"files": files, "pid": str(main_pid())}
+
+
+def failure_message(output: str) -> str:
+    """The failure Ansible reported (task names above it may name any variable)."""
+    match = re.search(r"(fatal: |\[ERROR\]|ERROR!)", output)
+    assert match, f"no failure in the output:\n{output[-3000:]}"
+    return output[match.start() :]
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable", "applies_to"),
+    [pytest.param(extra, variable, version, id=case) for case, extra, variable, version in CASES],
+)
+def test_bad_input_fails_before_any_change(host, converge, main_pid, extra, variable, applies_to):
+    if release(host) != applies_to:
+        pytest.skip(f"runs on the PgBouncer {applies_to} host")
+    before = snapshot(host, main_pid)
+    run = converge(json.dumps(extra))
+    output = run.stdout + run.stderr  # molecule's ansible.cfg sends failures to stderr
+    assert run.returncode != 0, output[-3000:]
+    message = failure_message(output)
+    assert variable in message, message[:3000]
+    assert snapshot(host, main_pid) == before
+
+
+def test_the_table_has_twenty_cases():
+    assert len({case for case, *_ in CASES}) == len(CASES)
+    assert sum(1 for *_, version in CASES if version == "1.24") >= 20
