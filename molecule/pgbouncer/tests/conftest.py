@@ -120,4 +120,16 @@ def maintenance(host):
     return run
 
 
+@pytest.fixture
+def rolling_restart(host):
+    """Run playbooks/rolling-restart.yml on this pooler host with extra variables."""
+
+    def run(**extra):
+        return run_playbook(
+            Path("playbooks/rolling-restart.yml"), host.backend.host, json.dumps(extra)
+        )
+
+    return run
+
+
 pytest_runtest_makereport = journal_hook("pgbouncer@*", "pgbouncer journal")

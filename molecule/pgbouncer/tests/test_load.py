@@ -158,3 +158,39 @@ def test_postgres_restart_is_bounded_and_loses_nothing(hostvars, bouncer):
     # converge.yml: query_wait_timeout 4 s; a client waits at most that, plus the restart.
     assert report.longest_stall_s <= (accepting - began) + 4 + 1
     assert not report.lost and not report.phantom and report.counter_matches, report
+
+
+def test_rolling_restart_under_reconnecting_load(
+    host, bouncer, postgres, converge, rolling_restart, main_pid
+):
+    """playbooks/rolling-restart.yml across 2 processes while clients reconnect for every
+    transaction (serverless, PHP): on 1.23+ no connection or transaction fails; on 1.18
+    (no SHUTDOWN WAIT_FOR_CLIENTS) a connection that lands on the stopping process is
+    closed, but no transaction is cut or lost."""
+    units = ["pgbouncer@1.service", "pgbouncer@2.service"]
+    two = converge(json.dumps({"pgbouncer_processes": 2}))
+    assert two.returncode == 0, (two.stdout + two.stderr)[-3000:]
+    try:
+        before = [main_pid(unit) for unit in units]
+        with Load(lambda: bouncer(autocommit=False), clients=10, reconnect_each=True) as load:
+            load.wait_for(100)
+            began = time.monotonic()
+            run = rolling_restart(pgbouncer_processes=2, pgbouncer_drain_timeout=10)
+            took = time.monotonic() - began
+            load.wait_for(load.committed() + 100)
+        after = [main_pid(unit) for unit in units]
+    finally:
+        restore = converge()
+    report = load.verify(postgres)
+    version = host.run("dpkg-query -W -f='${Version}' pgbouncer").stdout
+    print(
+        f"\nrolling restart of 2 processes (PgBouncer {version}, 10 clients reconnecting per"
+        f" transaction): playbook {took:.1f} s; {report}"
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert restore.returncode == 0, (restore.stdout + restore.stderr)[-3000:]
+    assert all(a != b for a, b in zip(after, before, strict=True)), (before, after)
+    assert report.in_doubt == 0 and not report.lost and not report.phantom, report
+    assert report.counter_matches, report
+    if not version.startswith("1.18"):
+        assert report.failures == 0, report
