@@ -3,6 +3,7 @@ backends, PCP commands on the Pgpool-II host, and its journal on failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -14,6 +15,7 @@ import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import converge as run_converge
+from converge import run_playbook
 from journal import journal_hook
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
@@ -102,7 +104,25 @@ def other_host(hostvars):
 @pytest.fixture
 def converge(host):
     """Re-run converge.yml on this Pgpool-II host with extra variables."""
-    return lambda extra_vars=None: run_converge(host.backend.host, extra_vars)
+    return lambda extra_vars=None, verbosity=0: run_converge(
+        host.backend.host, extra_vars, verbosity
+    )
+
+
+@pytest.fixture
+def attach(host, hostvars):
+    """Run playbooks/pgpool-attach.yml on this Pgpool-II host. The molecule inventory does
+    not hold converge.yml's variables: the backends and the PCP user are passed along."""
+    extra = {
+        "pgpool_backends": [
+            {"hostname": hostvars["test_primary_host"], "port": 5432},
+            {"hostname": hostvars["test_replica_host"], "port": 5432},
+        ],
+        "pgpool_pcp_users": [{"name": "pcpadmin", "password": PASSWORDS["pcpadmin"]}],
+    }
+    return lambda: run_playbook(
+        Path("playbooks/pgpool-attach.yml"), host.backend.host, json.dumps(extra)
+    )
 
 
 def pool_nodes(conn):

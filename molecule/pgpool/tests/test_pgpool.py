@@ -8,7 +8,7 @@ import json
 
 import psycopg
 import pytest
-from conftest import PASSWORDS, pool_nodes, wait_for
+from conftest import PASSWORDS, pool_nodes
 
 NUM_INIT_CHILDREN = 6  # converge.yml
 MAX_POOL = 2
@@ -149,31 +149,6 @@ def test_backends_never_see_more_than_children_x_max_pool(pgpool, backend, host)
     assert 1 <= count <= NUM_INIT_CHILDREN * MAX_POOL
 
 
-def test_health_check_marks_a_stopped_replica_down_and_reattach(pgpool, pcp, other_host):
-    replica = other_host("replica")
-    unit = replica.run("systemctl list-units --plain --no-legend 'postgresql@*'").stdout.split()[0]
-
-    def replica_status():
-        try:  # a fresh session each time: one balanced to the stopped replica would break
-            with pgpool() as conn:
-                return pool_nodes(conn)[1]["status"]
-        except psycopg.Error:
-            return None
-
-    replica.run(f"systemctl stop {unit}")
-    try:
-        down = wait_for(lambda: replica_status() == "down", timeout=30)
-        assert down, "the replica was not marked down"
-        with pgpool() as conn:  # reads keep working, on the primary
-            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
-    finally:
-        replica.run(f"systemctl start {unit}")
-    assert wait_for(lambda: replica.socket("tcp://0.0.0.0:5432").is_listening, timeout=30)
-    attach = pcp("pcp_attach_node -n 1")
-    assert attach.rc == 0, attach.stderr
-    assert wait_for(lambda: replica_status() in ("up", "waiting"), timeout=30)
-
-
 def test_pool_passwd_entry_is_what_pg_enc_writes(host):
     # Pgpool-II's own tool, with the deployed key, encrypts the password to the same line.
     out = host.run(
@@ -226,3 +201,13 @@ def test_logs_go_to_the_rotated_file(host):
     assert "LOG:" in log.content_string
     rotate = host.run("logrotate --debug /etc/logrotate.d/pgpool-poolkit")
     assert rotate.rc == 0, rotate.stderr
+
+
+def test_verbose_run_prints_no_password_or_key(converge):
+    """ansible-playbook -vvv of the role: no password and no pool key in its output."""
+    run = converge(verbosity=3)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert len(output) > 10_000  # -vvv really was verbose
+    leaked = [name for name, secret in PASSWORDS.items() if secret in output]
+    assert not leaked, f"secrets of {leaked} in the -vvv output"
