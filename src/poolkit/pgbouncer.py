@@ -33,7 +33,7 @@ from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.sizing import FD_EXTRA, FD_MARGIN, FD_ROUND, fd_limit
-from poolkit.values import as_int
+from poolkit.values import as_int, setting_pairs
 from poolkit.values import did_you_mean as _did_you_mean
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
@@ -1237,20 +1237,7 @@ def restart_required(old_ini_text: str, new_settings: Sequence[Sequence[str]]) -
         raise PoolkitError(
             f"old pgbouncer.ini text: expected a string, got {_type_name(old_ini_text)}"
         )
-    if isinstance(new_settings, (str, Mapping)) or not isinstance(new_settings, Sequence):
-        raise PoolkitError(
-            f"new settings: expected a list of [key, value] pairs, got {_type_name(new_settings)}"
-        )
-    new: dict[str, str] = {}
-    for index, pair in enumerate(new_settings):
-        if (
-            isinstance(pair, (str, Mapping))
-            or not isinstance(pair, Sequence)
-            or len(pair) != 2
-            or not all(isinstance(part, str) for part in pair)
-        ):
-            raise PoolkitError(f"new settings[{index}]: expected a [key, value] pair, got {pair!r}")
-        new[str(pair[0]).strip().lower()] = str(pair[1]).strip()
+    new = {key.strip().lower(): value.strip() for key, value in setting_pairs(new_settings)}
     if not old_ini_text.strip():
         return []
     old = _section(old_ini_text, "pgbouncer")

@@ -44,7 +44,7 @@ from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
-from poolkit.values import as_int
+from poolkit.values import as_int, setting_pairs
 from poolkit.values import did_you_mean as _did_you_mean
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
@@ -1083,21 +1083,7 @@ def _comparable(key: str, value: str | None) -> str | None:
 
 
 def _new_pairs(new_settings: Any) -> dict[str, str]:
-    if isinstance(new_settings, (str, Mapping)) or not isinstance(new_settings, Sequence):
-        raise PoolkitError(
-            f"new settings: expected a list of [key, value] pairs, got {_type_name(new_settings)}"
-        )
-    new: dict[str, str] = {}
-    for index, pair in enumerate(new_settings):
-        if (
-            isinstance(pair, (str, Mapping))
-            or not isinstance(pair, Sequence)
-            or len(pair) != 2
-            or not all(isinstance(part, str) for part in pair)
-        ):
-            raise PoolkitError(f"new settings[{index}]: expected a [key, value] pair, got {pair!r}")
-        new[pair[0].strip()] = pair[1]
-    return new
+    return {key.strip(): value for key, value in setting_pairs(new_settings)}
 
 
 def _reloadable(key: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:

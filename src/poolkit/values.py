@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from poolkit import PoolkitError
@@ -71,3 +71,23 @@ def plain(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, set, frozenset)):
         return value
     return str(value)  # e.g. a vaulted value: str() decrypts it
+
+
+def setting_pairs(new_settings: Any) -> list[tuple[str, str]]:
+    """The ``[key, value]`` string pairs a settings filter renders (e.g. the new settings
+    that ``restart_keys`` compares with a deployed file), or a PoolkitError naming the bad one."""
+    if isinstance(new_settings, (str, Mapping)) or not isinstance(new_settings, Sequence):
+        raise PoolkitError(
+            f"new settings: expected a list of [key, value] pairs, got {type_name(new_settings)}"
+        )
+    pairs: list[tuple[str, str]] = []
+    for index, pair in enumerate(new_settings):
+        if (
+            isinstance(pair, (str, Mapping))
+            or not isinstance(pair, Sequence)
+            or len(pair) != 2
+            or not all(isinstance(part, str) for part in pair)
+        ):
+            raise PoolkitError(f"new settings[{index}]: expected a [key, value] pair, got {pair!r}")
+        pairs.append((pair[0], pair[1]))
+    return pairs
