@@ -12,7 +12,7 @@ export ANSIBLE_NOCOLOR ?= 1
 
 # Molecule scenarios run by `make test` (molecule/<name>/); override to run a subset:
 #   make molecule SCENARIOS=postgresql
-SCENARIOS ?= postgresql pgbouncer pgpool
+SCENARIOS ?= postgresql pgbouncer pgpool security
 
 .PHONY: help setup demo lab deploy test lint unit smoke molecule clean
 

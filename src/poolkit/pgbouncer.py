@@ -1050,10 +1050,13 @@ def _auth_problems(config: Mapping[str, Any], entries: list[_Entry], problems: l
             "auth_query as auth_user, so set pgbouncer_auth_user (and list it in "
             "pgbouncer_users)"
         )
-    if auth_user and auth_user not in users:
+    cert_login = bool(config.get("server_tls_cert_file"))
+    if auth_user and auth_user not in users and not cert_login:
         problems.append(
-            f"pgbouncer_auth_user: {auth_user!r} is not in pgbouncer_users; PgBouncer reads "
-            "auth_user's password from userlist.txt, so add it to pgbouncer_users"
+            f"pgbouncer_auth_user: {auth_user!r} is not in pgbouncer_users and "
+            "pgbouncer_server_tls_cert_file is not set; PgBouncer logs in as auth_user with "
+            "its password from userlist.txt or with a TLS client certificate, so add it to "
+            "pgbouncer_users or set pgbouncer_server_tls_cert_file (pg_hba method cert)"
         )
     for entry in entries:
         entry_user = entry.values.get("auth_user")
@@ -1062,7 +1065,7 @@ def _auth_problems(config: Mapping[str, Any], entries: list[_Entry], problems: l
                 f"{entry.label}.auth_query: set, but neither {entry.label}.auth_user nor "
                 "pgbouncer_auth_user is; PgBouncer runs auth_query as auth_user"
             )
-        if entry_user and entry_user not in users:
+        if entry_user and entry_user not in users and not cert_login:
             problems.append(
                 f"{entry.label}.auth_user: {entry_user!r} is not in pgbouncer_users; "
                 "PgBouncer reads its password from userlist.txt, so add it to pgbouncer_users"
@@ -1081,6 +1084,77 @@ def _auth_problems(config: Mapping[str, Any], entries: list[_Entry], problems: l
                         f"pgbouncer_{key}: {name!r} is not in pgbouncer_users, so it cannot "
                         f"log in to the {what}; add it to pgbouncer_users"
                     )
+
+
+#: sslmodes under which PgBouncer checks the peer's certificate against a CA file.
+_VERIFYING = ("verify-ca", "verify-full")
+
+
+def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:
+    """TLS settings that cannot work together (files are checked on the host by the role)."""
+    modes = {}
+    for side in ("client", "server"):
+        mode = config.get(f"{side}_tls_sslmode")
+        if mode is not None and mode not in SSL_MODES:
+            problems.append(
+                f"pgbouncer_{side}_tls_sslmode: {mode!r} is not one of {', '.join(SSL_MODES)}"
+            )
+            mode = None
+        modes[side] = mode
+
+    def unset(key: str) -> bool:
+        return not config.get(key)
+
+    client = modes["client"] or "disable"
+    if client != "disable":
+        for key in ("client_tls_cert_file", "client_tls_key_file"):
+            if unset(key):
+                problems.append(
+                    f"pgbouncer_{key}: not set, but pgbouncer_client_tls_sslmode is {client!r}; "
+                    "PgBouncer needs its certificate and key to offer TLS to clients"
+                )
+    else:
+        for key in ("client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file"):
+            if not unset(key):
+                problems.append(
+                    f"pgbouncer_{key}: set, but pgbouncer_client_tls_sslmode is "
+                    f"{modes['client'] or 'not set (disable)'}, so clients get no TLS; set "
+                    "pgbouncer_client_tls_sslmode (require refuses clients without TLS)"
+                )
+    if client in _VERIFYING and unset("client_tls_ca_file"):
+        problems.append(
+            f"pgbouncer_client_tls_ca_file: not set, but pgbouncer_client_tls_sslmode is "
+            f"{client!r}; PgBouncer needs the CA that signed the clients' certificates"
+        )
+    if config.get("auth_type") == "cert" and client not in _VERIFYING:
+        problems.append(
+            f"pgbouncer_client_tls_sslmode: {client!r}, but pgbouncer_auth_type is cert; "
+            "PgBouncer requires a valid client certificate only with verify-ca or verify-full"
+        )
+    server = modes["server"]
+    if server in _VERIFYING and unset("server_tls_ca_file"):
+        problems.append(
+            f"pgbouncer_server_tls_ca_file: not set, but pgbouncer_server_tls_sslmode is "
+            f"{server!r}; PgBouncer needs the CA that signed the PostgreSQL servers' "
+            "certificates"
+        )
+    if unset("server_tls_cert_file") != unset("server_tls_key_file"):
+        have, missing = (
+            ("server_tls_key_file", "server_tls_cert_file")
+            if unset("server_tls_cert_file")
+            else ("server_tls_cert_file", "server_tls_key_file")
+        )
+        problems.append(
+            f"pgbouncer_{missing}: not set, but pgbouncer_{have} is; PgBouncer presents a "
+            "client certificate to PostgreSQL only with both"
+        )
+    if server in (None, "disable") and not unset("server_tls_cert_file"):
+        problems.append(
+            "pgbouncer_server_tls_sslmode: "
+            f"{'disable' if server else 'not set (disable before PgBouncer 1.20)'}, but "
+            "pgbouncer_server_tls_cert_file is set, which PgBouncer presents only over TLS; "
+            "set pgbouncer_server_tls_sslmode to require or verify-full"
+        )
 
 
 def _pool_problems(pools: list[_Pool], max_user: int, problems: list[str]) -> None:
@@ -1122,7 +1196,10 @@ def check(config: Mapping[str, Any]) -> None:
     min_pool_size, reserve_pool_size, max_client_conn, max_db_connections,
     max_user_connections, limit_nofile, processes, listen_port, pool_mode, auth_type,
     auth_user, auth_query, auth_hba_rules, databases, users (the userlist users, as
-    {name, ...} mappings or plain names), admin_users, stats_users, version and sizing.
+    {name, ...} mappings or plain names), admin_users, stats_users, version, sizing and
+    the TLS settings (client_tls_sslmode, client_tls_cert_file, client_tls_key_file,
+    client_tls_ca_file, server_tls_sslmode, server_tls_ca_file, server_tls_cert_file,
+    server_tls_key_file; files are named, their presence is the role's check).
     A null number means PgBouncer's default (`DEFAULTS`); a null limit_nofile means
     systemd's default soft limit of 1024. Every problem found is reported in one
     PoolkitError, one per line, each naming the variable(s) to change.
@@ -1195,6 +1272,7 @@ def check(config: Mapping[str, Any]) -> None:
         )
 
     _auth_problems(config, entries, problems)
+    _tls_problems(config, problems)
     _raise(problems)
 
 

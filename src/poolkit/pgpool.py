@@ -1348,7 +1348,8 @@ def check(config: Mapping[str, Any]) -> None:
     backend_other_connections) or sizing (what ``poolkit_size`` returns: its
     budget.pgpool_share wins), backends, backend_clustering_mode, health_check_period,
     health_check_user, health_check_password, sr_check_period, sr_check_user,
-    sr_check_password, users (the pool_passwd users) and pool_passwd_method. A null
+    sr_check_password, users (the pool_passwd users), pool_passwd_method, and TLS: ssl,
+    ssl_cert, ssl_key, ssl_ca_cert (file names), enable_pool_hba and hba_rules. A null
     number means Pgpool-II's default (`DEFAULTS`).
 
     Checks: nodes x num_init_children x max_pool (x 2 with query_cancel) fits in the
@@ -1408,7 +1409,40 @@ def check(config: Mapping[str, Any]) -> None:
             )
     _backends(config.get("backends"), ver, text, problems)
     _check_users(config, ver, text, problems)
+    _tls_problems(config, problems)
     _raise(problems)
+
+
+def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:
+    """ssl and its files, and pool_hba.conf rules that need ssl (files: the role's check)."""
+    ssl = config.get("ssl")
+    if ssl is not None and not isinstance(ssl, bool):
+        problems.append(f"pgpool_ssl: expected true or false, got {ssl!r}")
+        return
+    files = ("ssl_cert", "ssl_key")
+    if ssl:
+        for key in files:
+            if not config.get(key):
+                problems.append(
+                    f"pgpool_{key}: not set, but pgpool_ssl is true; Pgpool-II needs its "
+                    "certificate and key to offer TLS"
+                )
+        return
+    for key in (*files, "ssl_ca_cert"):
+        if config.get(key):
+            problems.append(
+                f"pgpool_{key}: set, but pgpool_ssl is false, so Pgpool-II uses no TLS; set "
+                "pgpool_ssl: true"
+            )
+    rules = config.get("hba_rules") or []
+    if config.get("enable_pool_hba", True) and isinstance(rules, Sequence):
+        for index, rule in enumerate(rules):
+            if isinstance(rule, Mapping) and rule.get("type") == "hostssl":
+                problems.append(
+                    f"pgpool_hba_rules[{index}]: type hostssl, but pgpool_ssl is false, so "
+                    "Pgpool-II ignores the rule and its clients are refused; set pgpool_ssl: "
+                    "true"
+                )
 
 
 # ------------------------------------------------------------------------- pool_passwd

@@ -715,6 +715,77 @@ GOOD: dict[str, Any] = {
 }
 
 
+#: A complete TLS setup: clients must use TLS, PgBouncer verifies PostgreSQL's certificate
+#: and presents its own client certificate (auth_user logs in with it, pg_hba cert).
+TLS: dict[str, Any] = {
+    "client_tls_sslmode": "require",
+    "client_tls_cert_file": "/etc/poolkit/tls/server.crt",
+    "client_tls_key_file": "/etc/poolkit/tls/server.key",
+    "client_tls_ca_file": None,
+    "server_tls_sslmode": "verify-full",
+    "server_tls_ca_file": "/etc/poolkit/tls/ca.crt",
+    "server_tls_cert_file": "/etc/poolkit/tls/auth.crt",
+    "server_tls_key_file": "/etc/poolkit/tls/auth.key",
+}
+
+#: TLS with client certificates, which auth_type cert needs.
+VERIFIED: dict[str, Any] = {
+    **TLS,
+    "client_tls_sslmode": "verify-ca",
+    "client_tls_ca_file": "/etc/poolkit/tls/ca.crt",
+}
+
+TLS_PROBLEMS = [
+    (
+        {**TLS, "client_tls_cert_file": None},
+        "pgbouncer_client_tls_cert_file: not set, but pgbouncer_client_tls_sslmode is 'require'",
+    ),
+    (
+        {**TLS, "client_tls_key_file": ""},
+        "pgbouncer_client_tls_key_file: not set, but pgbouncer_client_tls_sslmode is 'require'",
+    ),
+    (
+        {**TLS, "client_tls_sslmode": None},
+        "pgbouncer_client_tls_cert_file: set, but pgbouncer_client_tls_sslmode is not set "
+        "(disable), so clients get no TLS",
+    ),
+    (
+        {**TLS, "client_tls_sslmode": "verify-full"},
+        "pgbouncer_client_tls_ca_file: not set, but pgbouncer_client_tls_sslmode is 'verify-full'",
+    ),
+    (
+        {**TLS, "auth_type": "cert"},
+        "pgbouncer_client_tls_sslmode: 'require', but pgbouncer_auth_type is cert",
+    ),
+    (
+        {**TLS, "server_tls_ca_file": None},
+        "pgbouncer_server_tls_ca_file: not set, but pgbouncer_server_tls_sslmode is 'verify-full'",
+    ),
+    (
+        {**TLS, "server_tls_key_file": None},
+        "pgbouncer_server_tls_key_file: not set, but pgbouncer_server_tls_cert_file is",
+    ),
+    (
+        {**TLS, "server_tls_cert_file": None},
+        "pgbouncer_server_tls_cert_file: not set, but pgbouncer_server_tls_key_file is",
+    ),
+    (
+        {**TLS, "server_tls_sslmode": None},
+        "pgbouncer_server_tls_sslmode: not set (disable before PgBouncer 1.20), but "
+        "pgbouncer_server_tls_cert_file is set",
+    ),
+    (
+        {**TLS, "server_tls_sslmode": "verify-everything"},
+        "pgbouncer_server_tls_sslmode: 'verify-everything' is not one of disable",
+    ),
+    (
+        {"auth_user": "pgbouncer_auth", "auth_query": "SELECT 1"},
+        "pgbouncer_auth_user: 'pgbouncer_auth' is not in pgbouncer_users and "
+        "pgbouncer_server_tls_cert_file is not set",
+    ),
+]
+
+
 def config(**changes: Any) -> dict[str, Any]:
     result = copy.deepcopy(GOOD)
     result.update(changes)
@@ -877,6 +948,7 @@ def test_numeric_strings_and_nulls_are_accepted():
             {"version": OLD, "databases": [{"name": "app", "host": "db", "auth_dbname": "x"}]},
             "pgbouncer_databases[0] (app).auth_dbname: auth_dbname needs PgBouncer 1.19",
         ),
+        *TLS_PROBLEMS,
     ],
 )
 def test_check_rules_name_the_variables(changes, expected):
@@ -886,7 +958,17 @@ def test_check_rules_name_the_variables(changes, expected):
 @pytest.mark.parametrize("auth_type", ["md5", "scram-sha-256", "hba", "cert"])
 def test_supported_auth_types_pass(auth_type):
     rules = ["host all all 0.0.0.0/0 scram-sha-256"] if auth_type == "hba" else []
-    assert pgb.check(config(auth_type=auth_type, auth_hba_rules=rules)) is None
+    tls = VERIFIED if auth_type == "cert" else {}
+    assert pgb.check(config(auth_type=auth_type, auth_hba_rules=rules, **tls)) is None
+
+
+def test_a_complete_tls_setup_passes():
+    assert pgb.check(config(**TLS)) is None
+
+
+def test_auth_user_may_log_in_with_a_client_certificate_instead_of_a_userlist_entry():
+    changed = config(**TLS, auth_user="pgbouncer_auth", auth_query="SELECT uname, phash FROM f($1)")
+    assert pgb.check(changed) is None
 
 
 def test_users_may_be_given_as_names():
@@ -910,6 +992,7 @@ def test_console_users_need_no_userlist_entry_with_cert_or_hba(auth_type):
         auth_hba_rules=["hostssl all all 0.0.0.0/0 cert"],
         users=[],
         admin_users=["root"],
+        **VERIFIED,
     )
     assert pgb.check(changed) is None
 

@@ -1148,3 +1148,46 @@ def test_restart_empty_old_text(old):
 def test_restart_bad_input(old, new, complaint):
     with pytest.raises(PoolkitError, match=complaint.replace("[", r"\[").replace("]", r"\]")):
         pp.restart_required(old, new)
+
+
+# ------------------------------------------------------------------------- TLS
+
+TLS = {
+    "ssl": True,
+    "ssl_cert": "/etc/poolkit/tls/server.crt",
+    "ssl_key": "/etc/poolkit/tls/server.key",
+    "ssl_ca_cert": "/etc/poolkit/tls/ca.crt",
+    "hba_rules": [{"type": "hostssl", "database": "all", "user": "all", "method": "scram-sha-256"}],
+}
+
+
+def test_a_complete_tls_setup_passes():
+    assert pp.check(config(**TLS)) is None
+
+
+@pytest.mark.parametrize("key", ["ssl_cert", "ssl_key"])
+def test_ssl_needs_a_certificate_and_a_key(key):
+    (problem,) = check_problems(**{**TLS, key: None})
+    assert problem.startswith(f"pgpool_{key}: not set, but pgpool_ssl is true")
+
+
+def test_tls_files_without_ssl_are_refused():
+    problems = check_problems(**{**TLS, "ssl": False, "hba_rules": []})
+    assert [p.split(":")[0] for p in problems] == [
+        "pgpool_ssl_cert",
+        "pgpool_ssl_key",
+        "pgpool_ssl_ca_cert",
+    ]
+
+
+def test_hostssl_rules_without_ssl_are_refused():
+    (problem,) = check_problems(ssl=False, hba_rules=TLS["hba_rules"])
+    assert problem.startswith("pgpool_hba_rules[0]: type hostssl, but pgpool_ssl is false")
+
+
+def test_hostssl_rules_are_ignored_without_pool_hba():
+    assert pp.check(config(ssl=False, hba_rules=TLS["hba_rules"], enable_pool_hba=False)) is None
+
+
+def test_ssl_must_be_a_boolean():
+    assert check_problems(ssl="yes") == ["pgpool_ssl: expected true or false, got 'yes'"]

@@ -115,6 +115,28 @@ CASES = [
         "1.24",
     ),
     (
+        "tls-without-certificate",
+        {"pgbouncer_client_tls_sslmode": "require"},
+        "pgbouncer_client_tls_cert_file",
+        "1.24",
+    ),
+    (
+        "tls-file-missing",
+        {
+            "pgbouncer_client_tls_sslmode": "require",
+            "pgbouncer_client_tls_cert_file": "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+            "pgbouncer_client_tls_key_file": "/etc/poolkit/tls/missing.key",
+        },
+        "pgbouncer_client_tls_key_file",
+        "1.24",
+    ),
+    (
+        "server-tls-verify-without-ca",
+        {"pgbouncer_server_tls_sslmode": "verify-full"},
+        "pgbouncer_server_tls_ca_file",
+        "1.24",
+    ),
+    (
         "topology-unknown-key",
         {"pgbouncer_topology": {**TOPOLOGY, "database": {"max_conections": 60}}},
         "database.max_conections",
