@@ -66,4 +66,5 @@ clean: ## Remove the lab containers and network, molecule and smoke-test leftove
 	docker ps -aq --filter label=owner=molecule | xargs -r docker rm -f >/dev/null; \
 	echo "==> Removing the smoke test's compose project (poolkit-smoke) and its volumes"; \
 	docker compose -p poolkit-smoke down -v --remove-orphans >/dev/null 2>&1 || true; \
-	for net in poolkit-lab $$(docker network ls -q --filter name=molecule-); do docker network rm $$net >/dev/null 2>&1 || true; done
+	for net in poolkit-lab $$(docker network ls -q --filter name=molecule-); do docker network rm $$net >/dev/null 2>&1 || true; done; \
+	echo "==> Removing the lab CA (lab/.state)"; rm -rf lab/.state

@@ -14,6 +14,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "inventories" / "local"
+# The lab CA (roles/lab_pki, lab_pki_dir in inventories/local/group_vars/lab.yml): clients
+# check every lab certificate against it, and the name they connect to (127.0.0.1).
+CA_FILE = ROOT / "lab" / ".state" / "pki" / "ca.crt"
 
 # Container port -> what listens there in the lab, and the inventory group that deploys it.
 SERVICES = {
@@ -21,6 +24,9 @@ SERVICES = {
     6432: ("PgBouncer (transaction pooling)", "pgbouncer"),
     9999: ("Pgpool-II (load balancing)", "pgpool"),
 }
+
+
+TLS = f"sslmode=verify-full&sslrootcert={CA_FILE}"
 
 
 def load(path: Path) -> dict:
@@ -58,24 +64,28 @@ def main() -> int:
         name, group = SERVICES[container_port]
         if host not in members(groups.get(group)):
             continue
-        dsn = f"postgresql://{user}@{address}:{port}/{dbname}"
+        dsn = f"postgresql://{user}@{address}:{port}/{dbname}?{TLS}"
         print(f"  {name + ' on ' + host:44} {dsn}")
         try:
             with psycopg.connect(dsn, password=password, connect_timeout=5) as conn:
                 row = conn.execute(
                     "SELECT current_user, current_database(), pg_backend_pid(),"
                     " split_part(version(), ' ', 2),"
-                    " CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END"
+                    " CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END,"
+                    " (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid())"
                 ).fetchone()
+                client_tls = "TLS" if conn.pgconn.ssl_in_use else "no TLS"
         except psycopg.Error as exc:
             failed = True
             print(f"    FAILED: {str(exc).strip().splitlines()[-1]}")
             continue
         print(
             f"    proof: SELECT went through as {row[0]} on {row[1]}, "
-            f"backend pid {row[2]} on the {row[4]}, PostgreSQL {row[3]}"
+            f"backend pid {row[2]} on the {row[4]}, PostgreSQL {row[3]}; "
+            f"certificate verified, {client_tls} to the endpoint; PostgreSQL's side of its "
+            f"connection: {row[5] or 'no TLS'}"
         )
-    print("\nTry it:  psql 'postgresql://app@127.0.0.1:16432/app'   (through PgBouncer)")
+    print(f"\nTry it:  psql 'postgresql://app@127.0.0.1:16432/app?{TLS}'   (through PgBouncer)")
     return 1 if failed else 0
 
 
