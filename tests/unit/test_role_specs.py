@@ -48,3 +48,12 @@ def test_every_default_has_a_comment(role):
 def test_public_variables_are_role_prefixed(role):
     for name in load(role / "defaults" / "main.yml"):
         assert name.startswith(f"{role.name}_"), name
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[r.name for r in ROLES])
+def test_defaults_pass_their_own_choices(role):
+    """validate_argument_spec checks the role's defaults too: a default outside `choices`
+    (such as null) fails every play that leaves the variable alone."""
+    for name, option in spec_options(role).items():
+        if "choices" in option and "default" in option:
+            assert option["default"] in option["choices"], name
