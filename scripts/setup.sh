@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make setup`: everything poolkit needs on this machine, safe to re-run, saying what it does.
 #   1. .venv/ with poolkit (editable) and the pinned tools from pyproject.toml [dev]
-#   2. a Docker Engine with compose v2 (the user's, or Debian's started in the background)
-#   3. the Debian base images (registry pull, or a local debootstrap build with the same tag)
-#   4. the systemd images the lab and molecule run (images/systemd)
+#   2. promtool, which checks the alert rules `poolkit alerts` writes (tests/unit)
+#   3. a Docker Engine with compose v2 (the user's, or Debian's started in the background)
+#   4. the Debian base images (registry pull, or a local debootstrap build with the same tag)
+#   5. the systemd images the lab and molecule run (images/systemd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
@@ -33,13 +34,35 @@ else
   say ".venv is up to date with pyproject.toml"
 fi
 
-# 2. Docker Engine and compose v2
+# 2. promtool. Only the binary, into .venv/bin: installing Debian's package prometheus, which
+#    ships it, would also start a Prometheus server on port 9090.
+install_promtool() {
+  local tmp
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    [ "$(id -u)" -eq 0 ] || die "cannot download the Debian package prometheus (for promtool): run 'sudo apt-get update' and re-run 'make setup', or install promtool yourself."
+    apt-get update -qq
+    (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) \
+      || die "cannot download the Debian package prometheus (for promtool): check the apt sources, or install promtool yourself."
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  install -m 0755 "$tmp/root/usr/bin/promtool" .venv/bin/promtool
+  rm -rf "$tmp"
+}
+if command -v promtool >/dev/null 2>&1 || [ -x .venv/bin/promtool ]; then
+  say "promtool is installed"
+else
+  say "Installing promtool into .venv/bin (from the Debian package prometheus, without its server)"
+  install_promtool
+fi
+
+# 3. Docker Engine and compose v2
 scripts/setup-docker.sh
 
-# 3. Base images for every FROM line
+# 4. Base images for every FROM line
 scripts/base-images.sh trixie bookworm
 
-# 4. systemd images for the lab and molecule
+# 5. systemd images for the lab and molecule
 for release in trixie bookworm; do
   say "Building poolkit/systemd:$release (images/systemd; cached after the first time)"
   docker build -q -t "poolkit/systemd:$release" --build-arg "DEBIAN_RELEASE=$release" images/systemd >/dev/null

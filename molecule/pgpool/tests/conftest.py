@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,23 @@ def pgpool(hostvars):
         )
 
     return connect
+
+
+@pytest.fixture
+def pgpool_status(hostvars):
+    """Run `poolkit status --pgpool` against this Pgpool-II (its exit code and report)."""
+    conninfo = (
+        f"host=127.0.0.1 port={hostvars['test_pgpool_port']} dbname=app user=app "
+        f"password={PASSWORDS['app']}"
+    )
+    poolkit = str(Path(sys.executable).with_name("poolkit"))
+    return lambda: subprocess.run(
+        [poolkit, "status", "--pgpool", conninfo],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.fixture

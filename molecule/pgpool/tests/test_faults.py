@@ -13,7 +13,7 @@ import psycopg
 from conftest import pool_nodes, wait_for
 
 
-def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach):
+def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pgpool_status):
     replica = other_host("replica")
     unit = replica.run("systemctl list-units --plain --no-legend 'postgresql@*'").stdout.split()[0]
     reads: list[tuple[float, str | None]] = []  # (when, error or None)
@@ -52,6 +52,7 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach):
         down_at = time.monotonic()
         time.sleep(3)  # reads on the primary alone
         on_primary_until = time.monotonic()
+        degraded = pgpool_status()
         restarted_at = time.monotonic()
         assert replica.run(f"systemctl start {unit}").rc == 0
         assert wait_for(lambda: replica.socket("tcp://0.0.0.0:5432").is_listening, timeout=30)
@@ -63,6 +64,7 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach):
         before = replica_selects()
         time.sleep(2)
         balanced = replica_selects() - before
+        healed = pgpool_status()
     finally:
         stop.set()
         for thread in threads:
@@ -83,6 +85,12 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach):
         f" after re-attach {balanced} reads reached the replica in 2 s;"
         f" errors: {sorted({error for _, error in failed})[:3]}"
     )
+    print(f"--- poolkit status, replica down (exit {degraded.returncode}):\n{degraded.stdout}")
+    print(f"--- after pgpool-attach.yml (exit {healed.returncode}):\n{healed.stdout}")
+    assert degraded.returncode == 1, degraded.stdout + degraded.stderr
+    assert "WARNING   node 1 (standby)" in degraded.stdout
+    assert "pgpool-attach.yml" in degraded.stdout
+    assert healed.returncode == 0, healed.stdout + healed.stderr
     assert "changed=1" in run.stdout  # the playbook attached the node
     assert not window(down_at + 1, on_primary_until)  # reads succeed on the primary
     # Attaching restarts Pgpool-II's children: a session open at that moment may be closed

@@ -1,0 +1,160 @@
+"""`poolkit status`: ask PgBouncer's admin console and Pgpool-II, print what is wrong.
+
+All I/O lives here: connecting (libpq connection strings; passwords from PGPASSWORD,
+~/.pgpass or the string), running the SHOW commands, printing, and the exit code. The
+reading of the rows is `poolkit.status`.
+
+Exit status: 0 ok, 1 warning, 2 critical (also when an endpoint cannot be reached), so the
+command works as a health check for load balancers and cron.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from poolkit import PoolkitError
+from poolkit.status import (
+    CRITICAL,
+    Finding,
+    Report,
+    Thresholds,
+    pgbouncer_report,
+    pgpool_report,
+    render_json,
+    render_text,
+)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="diagnose PgBouncer and Pgpool-II: waiting clients, full pools, leak suspects",
+        description=(
+            "Read PgBouncer's admin console (SHOW POOLS, CLIENTS, DATABASES, CONFIG; a "
+            "stats_users member is enough) and Pgpool-II (SHOW POOL_NODES, POOL_PROCESSES) "
+            "and report per pool utilisation, waiting clients, the longest wait and leak "
+            "suspects, with advice. Exit status 0 ok, 1 warning, 2 critical."
+        ),
+    )
+    parser.add_argument(
+        "--pgbouncer",
+        action="append",
+        default=[],
+        metavar="CONNINFO",
+        help="libpq connection string of a PgBouncer process, e.g. 'host=10.0.0.7 "
+        "port=6432 user=pgbouncer_monitor' (dbname defaults to pgbouncer); repeatable",
+    )
+    parser.add_argument(
+        "--pgpool",
+        action="append",
+        default=[],
+        metavar="CONNINFO",
+        help="libpq connection string of a Pgpool-II, e.g. 'host=10.0.0.7 port=9999 "
+        "user=app dbname=app'; repeatable",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    defaults = Thresholds()
+    for name, unit in (
+        ("leak_after", "seconds a client may hold a server connection without a request"),
+        ("wait_critical", "seconds of the longest client wait that make a pool critical"),
+        ("pool_full", "fraction of pool_size + reserve_pool_size in use that warns"),
+        ("clients_warning", "fraction of max_client_conn connected that warns"),
+        ("clients_critical", "fraction of max_client_conn connected that is critical"),
+        ("frontend_warning", "fraction of Pgpool-II children busy that warns"),
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=getattr(defaults, name),
+            help=f"{unit} (default {getattr(defaults, name):g})",
+        )
+    parser.add_argument(
+        "--connect-timeout",
+        type=int,
+        default=5,
+        help="seconds to wait for each connection (default 5)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    if not args.pgbouncer and not args.pgpool:
+        raise PoolkitError(
+            "nothing to check: give --pgbouncer CONNINFO (a PgBouncer admin console) and/or "
+            "--pgpool CONNINFO, e.g. --pgbouncer 'host=127.0.0.1 port=6432 user=stats'"
+        )
+    thresholds = Thresholds(
+        wait_critical=args.wait_critical,
+        leak_after=args.leak_after,
+        pool_full=args.pool_full,
+        clients_warning=args.clients_warning,
+        clients_critical=args.clients_critical,
+        frontend_warning=args.frontend_warning,
+    )
+    report = Report(checked_at=datetime.now(UTC).replace(microsecond=0))
+    for conninfo in args.pgbouncer:
+        _check(report, "pgbouncer", conninfo, args.connect_timeout, thresholds)
+    for conninfo in args.pgpool:
+        _check(report, "pgpool", conninfo, args.connect_timeout, thresholds)
+    sys.stdout.write(render_json(report) if args.json else render_text(report))
+    return report.exit_code
+
+
+def _rows(conn, command: str) -> list[dict[str, Any]]:
+    cur = conn.execute(command)
+    names = [column.name for column in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -> None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise PoolkitError(
+            f"--{kind} {conninfo!r}: not a libpq connection string ({exc}); expected e.g. "
+            "'host=127.0.0.1 port=6432 user=stats'"
+        ) from None
+    if kind == "pgbouncer":
+        params.setdefault("dbname", "pgbouncer")
+    params.setdefault("connect_timeout", timeout)
+    params.setdefault("application_name", "poolkit-status")
+    source = f"{kind} {params.get('host', 'localhost')}:{params.get('port', 5432)}"
+    try:
+        with psycopg.connect(autocommit=True, prepare_threshold=None, **params) as conn:
+            if kind == "pgbouncer":
+                pgbouncer_report(
+                    report,
+                    source,
+                    pools=_rows(conn, "SHOW POOLS"),
+                    clients=_rows(conn, "SHOW CLIENTS"),
+                    databases=_rows(conn, "SHOW DATABASES"),
+                    config=_rows(conn, "SHOW CONFIG"),
+                    thresholds=thresholds,
+                )
+            else:
+                pgpool_report(
+                    report,
+                    source,
+                    nodes=_rows(conn, "SHOW POOL_NODES"),
+                    processes=_rows(conn, "SHOW POOL_PROCESSES"),
+                    thresholds=thresholds,
+                )
+    except psycopg.Error as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        report.sources.append(source)
+        report.findings.append(
+            Finding(
+                CRITICAL,
+                source,
+                "connection",
+                f"cannot query it: {message}",
+                "Is the service up and listening there (systemctl status, ss -ltn)? For "
+                "PgBouncer the user must be in admin_users or stats_users; the password "
+                "comes from PGPASSWORD, ~/.pgpass or the connection string.",
+            )
+        )
