@@ -5,6 +5,7 @@
 #   postgres-replica  the streaming replica: clone the primary once, run
 #   pgbouncer         PgBouncer on /etc/pgbouncer/pgbouncer-1.ini
 #   pgpool            Pgpool-II on /etc/pgpool2/pgpool.conf
+#   pgbouncer-exporter, pgpool-exporter, prometheus    the `monitoring` profile
 # Anything else runs as a command (e.g. `docker compose run --rm pgbouncer bash`).
 # Every server runs as the postgres user in the foreground, as PID 1, logging to stderr.
 set -eu
@@ -82,6 +83,27 @@ pgpool)
   rm -f /var/run/postgresql/pgpool.pid
   exec setpriv --reuid=postgres --regid=postgres --init-groups -- \
     pgpool -n -D -f /etc/pgpool2/pgpool.conf -F /etc/pgpool2/pcp.conf -a /etc/pgpool2/pool_hba.conf
+  ;;
+# The monitoring profile. The exporters log in as the monitoring role (a stats_users member
+# of PgBouncer, never an admin) with the password from their environment (libpq and lib/pq
+# read PGPASSWORD), so it is in no file and on no command line.
+pgbouncer-exporter)
+  export PGPASSWORD="$POOLKIT_MONITOR_PASSWORD"
+  exec setpriv --reuid=prometheus --regid=prometheus --init-groups -- \
+    prometheus-pgbouncer-exporter --web.listen-address=:9127 \
+    "--pgBouncer.connectionString=postgres://$POOLKIT_MONITOR_USER@pgbouncer:6432/pgbouncer?sslmode=disable"
+  ;;
+pgpool-exporter)
+  export PGPASSWORD="$POOLKIT_MONITOR_PASSWORD" PYTHONPATH=/poolkit/src PYTHONDONTWRITEBYTECODE=1
+  exec setpriv --reuid=prometheus --regid=prometheus --init-groups -- \
+    python3 -m poolkit pgpool-exporter --listen 0.0.0.0:9719 \
+    --pgpool "host=pgpool port=9999 dbname=$POOLKIT_DATABASE user=$POOLKIT_MONITOR_USER"
+  ;;
+prometheus)
+  install -d -o prometheus -g prometheus -m 0755 /prometheus
+  exec setpriv --reuid=prometheus --regid=prometheus --init-groups -- \
+    prometheus --config.file=/poolkit/compose/prometheus.yml --storage.tsdb.path=/prometheus \
+    --web.listen-address=:9090 --storage.tsdb.retention.time=7d
   ;;
 *)
   exec "$@"

@@ -195,6 +195,17 @@ def _capacities(databases: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     }
 
 
+def _database_caps(databases: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(current_connections, max_connections) of each [databases] entry whose
+    max_db_connections is set (SHOW DATABASES max_connections > 0): the cap shared by all
+    the users' pools of that database."""
+    return {
+        str(row["name"]): (_int(row, "current_connections"), _int(row, "max_connections"))
+        for row in databases
+        if row.get("name") is not None and _int(row, "max_connections") > 0
+    }
+
+
 def _config(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {str(row["key"]): row.get("value") for row in rows if "key" in row}
 
@@ -212,6 +223,7 @@ def pgbouncer_report(
     """Add one PgBouncer process's pools, summary and findings to `report`."""
     now = report.checked_at
     capacity = _capacities(databases)
+    caps = _database_caps(databases)
     settings = _config(config)
     usages: list[PoolUsage] = []
     for row in pools:
@@ -267,6 +279,12 @@ def pgbouncer_report(
         )
         if usage.clients_waiting:
             severity = CRITICAL if usage.max_wait >= thresholds.wait_critical else WARNING
+            current, cap = caps.get(usage.database, (0, 0))
+            if cap and current >= cap and usage.servers_in_use < (usage.capacity or cap):
+                size += (
+                    f"; the database is at max_db_connections {cap} ({current} server "
+                    "connections across all its users' pools), so this pool cannot open more"
+                )
             findings.append(
                 Finding(
                     severity,

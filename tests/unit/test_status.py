@@ -92,6 +92,15 @@ def test_capacity_is_pool_size_plus_reserve():
     assert usage.capacity == 5
 
 
+def test_waiting_behind_another_users_pool_names_max_db_connections():
+    databases = [{"name": "app", "pool_size": 4, "reserve_pool_size": 2, "max_connections": 6,
+                  "current_connections": 6}]  # fmt: skip
+    pools = [pool(sv_active=6), pool(user="health", cl_waiting=2, maxwait=1)]
+    report = bouncer(pools, databases=databases)
+    (finding,) = [f for f in report.findings if f.subject == "pool app/health"]
+    assert "the database is at max_db_connections 6 (6 server connections" in finding.message
+
+
 def test_a_pool_at_ninety_percent_warns():
     databases = [{"name": "app", "pool_size": 4, "reserve_pool_size": 0}]
     report = bouncer([pool(sv_active=4, sv_idle=1)], databases=databases)
