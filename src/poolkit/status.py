@@ -86,6 +86,7 @@ class Finding:
     subject: str  # "pool app/app", "client connections", "node 1 (standby)"
     message: str
     advice: str
+    details: tuple[str, ...] = ()  # one line per item (the leak suspects: client, app, age)
 
 
 @dataclass
@@ -311,19 +312,26 @@ def pgbouncer_report(
                     "load (`poolkit size`) before clients start waiting.",
                 )
             )
-        for suspect in usage.leak_suspects:
-            app = suspect["application_name"] or "no application_name"
+        if usage.leak_suspects:
+            suspects = sorted(usage.leak_suspects, key=lambda x: -x["seconds"])
+            count = len(suspects)
             findings.append(
                 Finding(
                     CRITICAL if usage.clients_waiting else WARNING,
                     source,
                     subject,
-                    f"leak suspect: client {suspect['client']} ({app}) has held a server "
-                    f"connection without a request for {_seconds(suspect['seconds'])}",
+                    f"{count} leak suspect{'s' if count > 1 else ''}: client"
+                    f"{'s' if count > 1 else ''} holding a server connection without a "
+                    f"request for {_seconds(thresholds.leak_after)} or more",
                     "Probably idle in transaction (or one query that long): find that "
                     "code path by application_name and make it commit or roll back; "
                     "pgbouncer_idle_transaction_timeout (or PostgreSQL's "
                     "idle_in_transaction_session_timeout) cuts such clients off.",
+                    tuple(
+                        f"{x['client']}  {x['application_name'] or '(no application_name)'}"
+                        f"  {_seconds(x['seconds'])}"
+                        for x in suspects
+                    ),
                 )
             )
 
@@ -470,6 +478,7 @@ def render_text(report: Report) -> str:
         for finding in findings:
             lines.append(f"{finding.severity.upper():9} {finding.subject} ({finding.source})")
             lines.append(f"          {finding.message}")
+            lines += [f"            {detail}" for detail in finding.details]
             lines.append(f"          advice: {finding.advice}")
     else:
         lines.append("\nNo finding: no client waits, no pool near full, no leak suspect.")

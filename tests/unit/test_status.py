@@ -119,8 +119,18 @@ def test_a_client_holding_a_server_without_requests_is_a_leak_suspect():
     report = bouncer([pool(cl_active=1, sv_active=1)], [client(idle=42)])
     (finding,) = report.findings
     assert (finding.severity, finding.subject) == ("warning", "pool app/app")
-    assert "client 10.1.0.5:40112 (billing)" in finding.message
-    assert "42.0 s" in finding.message
+    assert finding.message.startswith("1 leak suspect: client holding a server connection")
+    assert finding.details == ("10.1.0.5:40112  billing  42.0 s",)
+
+
+def test_leak_suspects_of_a_pool_are_one_finding_longest_first():
+    clients = [client(port=1, idle=20), client(port=2, app="", idle=90)]
+    (finding,) = bouncer([pool(cl_active=2, sv_active=2)], clients).findings
+    assert finding.message.startswith("2 leak suspects: clients holding")
+    assert finding.details == (
+        "10.1.0.5:2  (no application_name)  90.0 s",
+        "10.1.0.5:1  billing  20.0 s",
+    )
 
 
 def test_a_leak_suspect_is_critical_while_clients_wait():

@@ -59,10 +59,10 @@ def test_status_names_the_exhausted_pool_and_the_leak_suspect(bouncer, hostvars)
     assert exhausted.returncode == 2, exhausted.stdout + exhausted.stderr
     assert "CRITICAL  pool app_tiny/app" in exhausted.stdout
     assert "2 client(s) waiting for a server connection" in exhausted.stdout
-    suspects = [f for f in as_json["findings"] if "leak suspect" in f["message"]]
-    assert len(suspects) == 1, as_json["findings"]
-    assert suspects[0]["subject"] == "pool app_tiny/app"
-    assert "(leaky-worker)" in suspects[0]["message"]
+    (suspects,) = [f for f in as_json["findings"] if "leak suspect" in f["message"]]
+    assert suspects["subject"] == "pool app_tiny/app"
+    assert suspects["message"].startswith("1 leak suspect")
+    assert [line.split()[1] for line in suspects["details"]] == ["leaky-worker"]
     assert len(done) == 2 and max(done) - released < 2, "the waiters did not get the server"
 
     recovered = status(hostvars)
