@@ -379,8 +379,11 @@ def pgpool_report(
     up = [n for n in nodes if str(n.get("status", "")).lower() in ("up", "waiting")]
     down = [n for n in nodes if str(n.get("status", "")).lower() == "down"]
     for node in down:
-        # pg_role / pg_status (4.3+) are what PostgreSQL itself says; role is Pgpool-II's view.
-        role = str(node.get("pg_role") or node.get("role") or "?").lower()
+        # pg_role / pg_status (4.3+) are what PostgreSQL itself says ("unknown" when it does
+        # not answer); role is Pgpool-II's view.
+        pg_role = str(node.get("pg_role") or "").lower()
+        role = pg_role if pg_role in ("primary", "standby") else str(node.get("role") or "?")
+        role = role.lower()
         answers = str(node.get("pg_status", "")).lower() == "up"
         findings.append(
             Finding(

@@ -234,6 +234,13 @@ def test_a_detached_primary_is_critical_even_when_pgpool_calls_it_standby():
     assert "PostgreSQL there answers" in report.findings[0].message
 
 
+def test_a_stopped_standby_keeps_pgpools_role_when_postgresql_says_unknown():
+    # Measured on 4.3.5 and 4.6.1: a stopped node shows pg_status down, pg_role unknown.
+    stopped = node(1, status="down", role="standby", pg_status="down", pg_role="unknown")
+    report = pgpool([node(0, role="primary"), stopped])
+    assert severities(report) == [("warning", "node 1 (standby)")]
+
+
 def test_every_backend_down_is_critical():
     report = pgpool([node(0, status="down", pg_status="down")])
     assert report.severity == "critical"

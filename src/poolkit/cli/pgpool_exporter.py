@@ -14,6 +14,7 @@ import signal
 import threading
 
 from poolkit import PoolkitError
+from poolkit.cli._console import show
 from poolkit.pgpool_exporter import GAUGE, down, metrics
 
 DEFAULT_LISTEN = "127.0.0.1:9719"
@@ -64,11 +65,6 @@ class PgpoolCollector:
         self.conninfo = conninfo
         self.timeout = timeout
 
-    def _rows(self, conn, command):
-        cur = conn.execute(command)
-        names = [column.name for column in cur.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
     def families(self):
         import psycopg
 
@@ -80,9 +76,9 @@ class PgpoolCollector:
                 application_name="poolkit-pgpool-exporter",
             ) as conn:
                 return metrics(
-                    self._rows(conn, "SHOW POOL_NODES"),
-                    self._rows(conn, "SHOW POOL_PROCESSES"),
-                    self._rows(conn, "SHOW POOL_POOLS"),
+                    show(conn, "SHOW POOL_NODES"),
+                    show(conn, "SHOW POOL_PROCESSES"),
+                    show(conn, "SHOW POOL_POOLS"),
                 )
         except (psycopg.Error, PoolkitError):
             return down()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from poolkit import PoolkitError
+from poolkit.cli._console import show
 from poolkit.status import (
     CRITICAL,
     Finding,
@@ -102,12 +102,6 @@ def run(args) -> int:
     return report.exit_code
 
 
-def _rows(conn, command: str) -> list[dict[str, Any]]:
-    cur = conn.execute(command)
-    names = [column.name for column in cur.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -> None:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
@@ -130,18 +124,18 @@ def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -
                 pgbouncer_report(
                     report,
                     source,
-                    pools=_rows(conn, "SHOW POOLS"),
-                    clients=_rows(conn, "SHOW CLIENTS"),
-                    databases=_rows(conn, "SHOW DATABASES"),
-                    config=_rows(conn, "SHOW CONFIG"),
+                    pools=show(conn, "SHOW POOLS"),
+                    clients=show(conn, "SHOW CLIENTS"),
+                    databases=show(conn, "SHOW DATABASES"),
+                    config=show(conn, "SHOW CONFIG"),
                     thresholds=thresholds,
                 )
             else:
                 pgpool_report(
                     report,
                     source,
-                    nodes=_rows(conn, "SHOW POOL_NODES"),
-                    processes=_rows(conn, "SHOW POOL_PROCESSES"),
+                    nodes=show(conn, "SHOW POOL_NODES"),
+                    processes=show(conn, "SHOW POOL_PROCESSES"),
                     thresholds=thresholds,
                 )
     except psycopg.Error as exc:
