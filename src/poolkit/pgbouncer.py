@@ -1189,6 +1189,83 @@ def _pool_problems(pools: list[_Pool], max_user: int, problems: list[str]) -> No
                 )
 
 
+# Debian releases whose prometheus-pgbouncer-exporter package is prometheus-community's
+# pgbouncer_exporter (Go, metric names pgbouncer_pools_*, pgbouncer_stats_*). Debian 12's
+# package of the same name is another program (a Python exporter, version 1.7) with other
+# metric names, which poolkit's alert rules and dashboard do not read.
+EXPORTER_DEBIAN_MIN = 13
+
+
+def _exporter_problems(config: Mapping[str, Any], problems: list[str]) -> None:
+    """The PgBouncer exporter (opt-in): a stats_users member with a password to log in with,
+    reached over each process's own unix socket, on a release that packages the exporter."""
+    if not config.get("exporter_enabled"):
+        return
+    if config.get("service_manager", "systemd") != "systemd":
+        problems.append(
+            "pgbouncer_exporter_enabled: true needs pgbouncer_service_manager systemd (the "
+            "exporter runs as a systemd unit); a container stack runs its own exporter, as "
+            "docker-compose.yml's `monitoring` profile does"
+        )
+    distribution = str(config.get("distribution") or "")
+    release = str(config.get("distribution_version") or "")
+    if distribution == "Debian" and release.isdigit() and int(release) < EXPORTER_DEBIAN_MIN:
+        problems.append(
+            f"pgbouncer_exporter_enabled: Debian {release}'s prometheus-pgbouncer-exporter is "
+            "not prometheus-community's pgbouncer_exporter but another program (a Python "
+            "exporter) with other metric names, which poolkit's alert rules and dashboard do "
+            f"not read; enable it on Debian {EXPORTER_DEBIAN_MIN} or later, or set "
+            "pgbouncer_exporter_enabled: false here and scrape this host's PgBouncer from "
+            "elsewhere (see README, Monitoring)"
+        )
+    if not config.get("unix_socket_dir"):
+        problems.append(
+            "pgbouncer_exporter_enabled: the exporter of process N reads that process over its "
+            "unix socket (with several processes the TCP port reaches any of them), but "
+            "pgbouncer_unix_socket_dir is empty; set it (default /run/pgbouncer)"
+        )
+    user = config.get("exporter_user")
+    if not user:
+        problems.append(
+            "pgbouncer_exporter_user: not set; name a member of pgbouncer_stats_users with a "
+            "password in pgbouncer_users (the exporter logs in as that user, never as an admin)"
+        )
+        return
+    if user in _names(config.get("admin_users"), "pgbouncer_admin_users", []):
+        problems.append(
+            f"pgbouncer_exporter_user: {user!r} is in pgbouncer_admin_users; the exporter only "
+            "reads SHOW commands, so give it a user that is in pgbouncer_stats_users only"
+        )
+    if user not in _names(config.get("stats_users"), "pgbouncer_stats_users", []):
+        problems.append(
+            f"pgbouncer_exporter_user: {user!r} is not in pgbouncer_stats_users; add it there "
+            "so it may run SHOW commands on the admin console"
+        )
+    if user not in (config.get("password_users") or []):
+        problems.append(
+            f"pgbouncer_exporter_user: {user!r} has no password in pgbouncer_users; add "
+            f"{{name: {user}, password: ...}} (from Ansible Vault): the exporter logs in with it "
+            "(a verifier alone cannot log in), and the role stores it encrypted with "
+            "systemd-creds, never in plaintext"
+        )
+    port = _checked_int(config.get("exporter_port"), "pgbouncer_exporter_port", problems, 9127)
+    processes = _checked_int(config.get("processes"), "pgbouncer_processes", [], 1)
+    if not 1 <= port <= 65535 - max(processes - 1, 0):
+        problems.append(
+            f"pgbouncer_exporter_port: {port}; process N listens on port + N - 1, so expected "
+            f"a port from 1 to {65535 - max(processes - 1, 0)}"
+        )
+    elif (
+        port
+        <= _checked_int(config.get("listen_port"), "pgbouncer_listen_port", [], 6432)
+        < (port + max(processes, 1))
+    ):
+        problems.append(
+            f"pgbouncer_exporter_port: {port} to {port + max(processes, 1) - 1} (one per "
+            f"process) includes pgbouncer_listen_port {config.get('listen_port')}; move one"
+        )
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Preflight consistency of the role's PgBouncer variables; None when all is well.
 
@@ -1199,7 +1276,10 @@ def check(config: Mapping[str, Any]) -> None:
     {name, ...} mappings or plain names), admin_users, stats_users, version, sizing and
     the TLS settings (client_tls_sslmode, client_tls_cert_file, client_tls_key_file,
     client_tls_ca_file, server_tls_sslmode, server_tls_ca_file, server_tls_cert_file,
-    server_tls_key_file; files are named, their presence is the role's check).
+    server_tls_key_file; files are named, their presence is the role's check), and the
+    exporter's (exporter_enabled, exporter_user, exporter_port, password_users: the users
+    given with a password, unix_socket_dir, service_manager, distribution,
+    distribution_version: Ansible's facts).
     A null number means PgBouncer's default (`DEFAULTS`); a null limit_nofile means
     systemd's default soft limit of 1024. Every problem found is reported in one
     PoolkitError, one per line, each naming the variable(s) to change.
@@ -1273,6 +1353,7 @@ def check(config: Mapping[str, Any]) -> None:
 
     _auth_problems(config, entries, problems)
     _tls_problems(config, problems)
+    _exporter_problems(config, problems)
     _raise(problems)
 
 

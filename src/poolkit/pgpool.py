@@ -1337,6 +1337,49 @@ def _check_users(
             )
 
 
+def _exporter_problems(config: Mapping[str, Any], problems: list[str]) -> None:
+    """`poolkit pgpool-exporter` as a unit of the role (opt-in): a pool_passwd user to log
+    in through Pgpool-II with, a database, and a port of its own."""
+    if not config.get("exporter_enabled"):
+        return
+    if config.get("service_manager", "systemd") != "systemd":
+        problems.append(
+            "pgpool_exporter_enabled: true needs pgpool_service_manager systemd (the exporter "
+            "runs as a systemd unit); a container stack runs its own, as docker-compose.yml's "
+            "`monitoring` profile does"
+        )
+    user = config.get("exporter_user")
+    users = {
+        entry.get("name") if isinstance(entry, Mapping) else entry
+        for entry in (config.get("users") or [])
+    }
+    if not user:
+        problems.append(
+            "pgpool_exporter_user: not set; name a pgpool_users entry (a role that exists on "
+            "the backends with that password) for the exporter to log in through Pgpool-II"
+        )
+    elif user not in users:
+        problems.append(
+            f"pgpool_exporter_user: {user!r} is not in pgpool_users; add {{name: {user}, "
+            "password: ...}} (from Ansible Vault, the role's password on the backends): "
+            "Pgpool-II needs it in pool_passwd, and the exporter logs in with it (stored "
+            "encrypted with systemd-creds, never in plaintext)"
+        )
+    if not config.get("exporter_database"):
+        problems.append(
+            "pgpool_exporter_database: empty; name a database the exporter's user may connect "
+            "to (default postgres)"
+        )
+    port = _checked_int(config.get("exporter_port"), "pgpool_exporter_port", problems, 9719)
+    if not 1 <= port <= 65535:
+        problems.append(f"pgpool_exporter_port: {port}; expected a port from 1 to 65535")
+    for key in ("port", "pcp_port"):
+        if config.get(key) is not None and str(config.get(key)) == str(port):
+            problems.append(
+                f"pgpool_exporter_port: {port} is pgpool_{key}'s port too; choose another"
+            )
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Preflight consistency of the role's Pgpool-II variables; None when all is well.
 
@@ -1349,7 +1392,9 @@ def check(config: Mapping[str, Any]) -> None:
     budget.pgpool_share wins), backends, backend_clustering_mode, health_check_period,
     health_check_user, health_check_password, sr_check_period, sr_check_user,
     sr_check_password, users (the pool_passwd users), pool_passwd_method, and TLS: ssl,
-    ssl_cert, ssl_key, ssl_ca_cert (file names), enable_pool_hba and hba_rules. A null
+    ssl_cert, ssl_key, ssl_ca_cert (file names), enable_pool_hba and hba_rules, and the
+    exporter's exporter_enabled, exporter_user, exporter_database, exporter_port, port,
+    pcp_port and service_manager. A null
     number means Pgpool-II's default (`DEFAULTS`).
 
     Checks: nodes x num_init_children x max_pool (x 2 with query_cancel) fits in the
@@ -1410,6 +1455,7 @@ def check(config: Mapping[str, Any]) -> None:
     _backends(config.get("backends"), ver, text, problems)
     _check_users(config, ver, text, problems)
     _tls_problems(config, problems)
+    _exporter_problems(config, problems)
     _raise(problems)
 
 

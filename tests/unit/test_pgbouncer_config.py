@@ -1101,3 +1101,61 @@ def test_ini_settings_output_round_trips_through_restart_required():
     )
     deployed = "[pgbouncer]\n" + "".join(f"{key} = {value}\n" for key, value in pairs)
     assert pgb.restart_required(deployed, pairs) == []
+
+
+# ------------------------------------------------------------------------- exporter
+
+EXPORTER = {
+    "exporter_enabled": True,
+    "exporter_user": "monitor",
+    "exporter_port": 9127,
+    "password_users": ["app", "monitor"],
+    "users": [*GOOD["users"], {"name": "monitor", "password": "y"}],
+    "stats_users": ["monitor"],
+    "unix_socket_dir": "/run/pgbouncer",
+    "service_manager": "systemd",
+    "distribution": "Debian",
+    "distribution_version": "13",
+}
+
+
+def test_an_exporter_with_a_stats_user_on_debian_13_passes():
+    assert pgb.check(config(**EXPORTER)) is None
+
+
+def test_a_disabled_exporter_is_not_checked():
+    assert (
+        pgb.check(config(**{**EXPORTER, "exporter_enabled": False, "exporter_user": None})) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"distribution_version": "12"},
+            "pgbouncer_exporter_enabled: Debian 12's prometheus-pgbouncer-exporter is not "
+            "prometheus-community's",
+        ),
+        ({"exporter_user": None}, "pgbouncer_exporter_user: not set"),
+        (
+            {"admin_users": ["monitor"]},
+            "pgbouncer_exporter_user: 'monitor' is in pgbouncer_admin_users",
+        ),
+        ({"stats_users": []}, "pgbouncer_exporter_user: 'monitor' is not in pgbouncer_stats_users"),
+        ({"password_users": []}, "pgbouncer_exporter_user: 'monitor' has no password"),
+        ({"unix_socket_dir": ""}, "pgbouncer_unix_socket_dir is empty"),
+        ({"service_manager": "none"}, "needs pgbouncer_service_manager systemd"),
+        ({"exporter_port": 70000}, "pgbouncer_exporter_port: 70000"),
+        ({"exporter_port": 6431, "processes": 2}, "includes pgbouncer_listen_port 6432"),
+    ],
+)
+def test_exporter_rules_name_the_variables(changes, expected):
+    assert expected in errors(pgb.check, config(**{**EXPORTER, **changes}))
+
+
+def test_the_exporter_runs_on_other_distributions_without_a_release_check():
+    assert (
+        pgb.check(config(**{**EXPORTER, "distribution": "Ubuntu", "distribution_version": "24"}))
+        is None
+    )

@@ -1191,3 +1191,41 @@ def test_hostssl_rules_are_ignored_without_pool_hba():
 
 def test_ssl_must_be_a_boolean():
     assert check_problems(ssl="yes") == ["pgpool_ssl: expected true or false, got 'yes'"]
+
+
+# ------------------------------------------------------------------------- exporter
+
+EXPORTER = {
+    "exporter_enabled": True,
+    "exporter_user": "pgpool",
+    "exporter_database": "postgres",
+    "exporter_port": 9719,
+    "port": 9999,
+    "pcp_port": 9898,
+    "service_manager": "systemd",
+}
+
+
+def test_an_exporter_with_a_pool_passwd_user_passes():
+    assert pp.check(config(**EXPORTER)) is None
+
+
+def test_exporter_users_may_be_given_as_names():
+    assert pp.check(config(**EXPORTER, users=["pgpool"])) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"exporter_user": None}, "pgpool_exporter_user: not set"),
+        ({"exporter_user": "monitor"}, "pgpool_exporter_user: 'monitor' is not in pgpool_users"),
+        ({"exporter_database": ""}, "pgpool_exporter_database: empty"),
+        ({"exporter_port": 0}, "pgpool_exporter_port: 0; expected a port"),
+        ({"exporter_port": 9898}, "pgpool_exporter_port: 9898 is pgpool_pcp_port's port too"),
+        ({"service_manager": "none"}, "needs pgpool_service_manager systemd"),
+    ],
+)
+def test_exporter_rules_name_the_variables(changes, expected):
+    with pytest.raises(PoolkitError) as excinfo:
+        pp.check(config(**{**EXPORTER, **changes}))
+    assert any(expected in problem for problem in _problems(excinfo))

@@ -154,6 +154,19 @@ CASES = [
         "pgbouncer_databases[0]",
         "1.24",
     ),
+    (
+        "exporter-as-admin",
+        {"pgbouncer_exporter_user": "pgb_admin"},
+        "pgbouncer_exporter_user",
+        "1.24",
+    ),
+    # Debian 12's prometheus-pgbouncer-exporter is another program: refused there.
+    (
+        "exporter-on-debian-12",
+        {"pgbouncer_exporter_enabled": True},
+        "pgbouncer_exporter_enabled",
+        "1.18",
+    ),
     # Settings the installed version does not know (PgBouncer 1.18 on Debian 12).
     (
         "setting-too-new",
@@ -179,6 +192,8 @@ def snapshot(host, main_pid) -> dict[str, str]:
     files = host.run(
         "sha256sum /etc/pgbouncer/* /etc/systemd/system/pgbouncer@.service"
         " /etc/tmpfiles.d/pgbouncer-poolkit.conf /etc/logrotate.d/pgbouncer-poolkit"
+        " /etc/poolkit/credentials/* /etc/poolkit/pgbouncer-exporter/*"
+        " /etc/systemd/system/poolkit-pgbouncer-exporter@.service 2>/dev/null"
     ).stdout
     return {"files": files, "pid": str(main_pid())}
 

@@ -23,6 +23,7 @@ from journal import journal_hook
 PASSWORDS = {
     "app": "molecule-app-secret",
     "pgpool_check": "molecule-check-secret",
+    "pgpool_monitor": "molecule-monitor-secret",
     "pcpadmin": "molecule-pcp-secret",
     "pool_key": "molecule-pool-key",
 }
