@@ -1,9 +1,9 @@
 """Ansible filters for password verifiers: thin adapters over ``poolkit.verifiers``.
 
 Filters: ``poolkit_verifier``, ``poolkit_userlist_parse``, ``poolkit_userlist``,
-``poolkit_pcp_md5``, ``poolkit_pgpass_line``. Their ansible-doc style DOCUMENTATION /
-EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per filter (a plugin file holding
-several filters cannot use the single module-level DOCUMENTATION variable).
+``poolkit_pcp_md5``. Their ansible-doc style DOCUMENTATION / EXAMPLES / RETURN texts are
+in ``FILTER_DOCS``, one entry per filter (a plugin file holding several filters cannot use
+the single module-level DOCUMENTATION variable).
 
 Idempotent userlist.txt (same salt on re-run, so the file does not change)::
 
@@ -210,45 +210,6 @@ _value:
   type: string
 """,
     },
-    "poolkit_pgpass_line": {
-        "DOCUMENTATION": r"""
-name: poolkit_pgpass_line
-short_description: One libpq password file (pgpass) line
-version_added: 0.1.0
-author: poolkit
-description:
-  - C(*:*:database:user:password), any host and port, with C(:) and C(\\) escaped as
-    libpq and Go's lib/pq read them.
-  - The roles encrypt it with systemd-creds; an exporter reads it as a systemd credential
-    through C(PGPASSFILE), so the password never lies on disk in plaintext.
-positional: user, database
-options:
-  _input:
-    description: The plaintext password.
-    type: string
-    required: true
-  user:
-    description: The role name.
-    type: string
-    required: true
-  database:
-    description: The database the line is for; C(*) matches every database.
-    type: string
-    default: "*"
-""",
-        "EXAMPLES": r"""
-- name: Store the exporter's password encrypted
-  ansible.builtin.command:
-    argv: [systemd-creds, encrypt, --name=pgpass, "-", /etc/poolkit/credentials/x.pgpass]
-    stdin: "{{ monitor_password | poolkit_pgpass_line('monitor', 'pgbouncer') }}"
-  no_log: true
-""",
-        "RETURN": r"""
-_value:
-  description: The line, without a newline.
-  type: string
-""",
-    },
 }
 
 
@@ -347,16 +308,6 @@ def poolkit_pcp_md5(password):
     return _call(verifiers.pcp_md5, _text(password, "password"))
 
 
-def poolkit_pgpass_line(password, user, database="*"):
-    """libpq password file line for ``user`` in ``database``."""
-    return _call(
-        verifiers.pgpass_line,
-        _text(user, "user"),
-        _text(password, "password"),
-        _text(database, "database"),
-    )
-
-
 class FilterModule:
     """poolkit password verifier filters."""
 
@@ -366,5 +317,4 @@ class FilterModule:
             "poolkit_userlist_parse": poolkit_userlist_parse,
             "poolkit_userlist": poolkit_userlist,
             "poolkit_pcp_md5": poolkit_pcp_md5,
-            "poolkit_pgpass_line": poolkit_pgpass_line,
         }

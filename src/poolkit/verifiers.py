@@ -410,29 +410,6 @@ def userlist_line(user: str, secret: str) -> str:
     return f"{_quote(user)} {_quote(secret)}"
 
 
-def _pgpass_field(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise PoolkitError(f"{what}: expected a non-empty string")
-    bad = next((ch for ch in value if ch in "\n\r\x00"), None)
-    if bad is not None:
-        raise PoolkitError(f"{what}: contains {bad!r}, which a password file line cannot hold")
-    return value if value == "*" else value.replace("\\", "\\\\").replace(":", "\\:")
-
-
-def pgpass_line(user: str, password: str, database: str = "*") -> str:
-    """One libpq password file line for ``user`` on any host and port; no newline.
-
-    ``:`` and ``\\`` are escaped with a backslash, as libpq (and Go's lib/pq) read them.
-    A database of ``*`` matches every database.
-    """
-    fields = [
-        _pgpass_field(database, "database"),
-        _pgpass_field(user, "user name"),
-        _pgpass_field(password, f"password of {user!r}"),
-    ]
-    return "*:*:" + ":".join(fields)
-
-
 def render_userlist(entries: Mapping[str, str]) -> str:
     """PgBouncer auth_file text: one line per user, sorted by user name, newline-terminated.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 import subprocess
 import sys
 import sysconfig
@@ -44,13 +43,12 @@ class _Vaulted:
         return self._plaintext
 
 
-def test_filter_module_exposes_the_five_filters():
+def test_filter_module_exposes_the_four_filters():
     assert set(FILTERS) == {
         "poolkit_verifier",
         "poolkit_userlist_parse",
         "poolkit_userlist",
         "poolkit_pcp_md5",
-        "poolkit_pgpass_line",
     }
 
 
@@ -177,21 +175,3 @@ def test_plugin_falls_back_to_the_checkout_when_poolkit_is_not_installed(tmp_pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "acbd18db4cc2f85cedef654fccc4a4d8"
-
-
-def test_poolkit_pgpass_line_escapes_colon_and_backslash():
-    line = FILTERS["poolkit_pgpass_line"](_Vaulted("a:b\\c"), "monitor", "pgbouncer")
-    assert line == "*:*:pgbouncer:monitor:a\\:b\\\\c"
-
-
-def test_poolkit_pgpass_line_defaults_to_every_database():
-    assert FILTERS["poolkit_pgpass_line"]("secret", "monitor") == "*:*:*:monitor:secret"
-
-
-@pytest.mark.parametrize(
-    ("password", "complaint"),
-    [("", "password of 'monitor': expected a non-empty string"), ("a\nb", "contains '\\n'")],
-)
-def test_poolkit_pgpass_line_refuses_what_a_line_cannot_hold(password, complaint):
-    with pytest.raises(AnsibleFilterError, match=re.escape(complaint)):
-        FILTERS["poolkit_pgpass_line"](password, "monitor")

@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CollectorRegistry
 
 from poolkit import PoolkitError
-from poolkit.cli.pgpool_exporter import PgpoolCollector, _listen
+from poolkit.cli.pgpool_exporter import PgpoolCollector, _listen, _password
 from poolkit.monitoring import METRICS
 from poolkit.pgpool_exporter import metrics
 
@@ -97,3 +97,15 @@ def test_listen_address(text, expected):
 def test_a_bad_listen_address_is_refused(text):
     with pytest.raises(PoolkitError, match=f"--listen '{text}': expected ADDRESS:PORT"):
         _listen(text)
+
+
+def test_the_password_file_gives_its_first_line_without_the_newline(tmp_path):
+    path = tmp_path / "password"
+    path.write_text("s3cret: with spaces\nignored\n")
+    assert _password(str(path)) == "s3cret: with spaces"
+
+
+def test_an_unreadable_password_file_is_named(tmp_path):
+    missing = tmp_path / "nothing"
+    with pytest.raises(PoolkitError, match=f"--password-file {missing}: cannot read it"):
+        _password(str(missing))

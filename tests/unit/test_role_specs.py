@@ -57,16 +57,3 @@ def test_defaults_pass_their_own_choices(role):
     for name, option in spec_options(role).items():
         if "choices" in option and "default" in option:
             assert option["default"] in option["choices"], name
-
-
-def test_the_pgpool_exporter_copies_every_directory_of_the_poolkit_package():
-    """roles/pgpool copies src/poolkit's *.py files directory by directory: a new
-    subpackage must be listed, or the exporter on the host would fail to import it."""
-    package = Path("src/poolkit")
-    have = {
-        str(path.parent.relative_to(package)).replace(".", "")
-        for path in package.rglob("*.py")
-        if "__pycache__" not in path.parts
-    }
-    listed = load(Path("roles/pgpool/vars/main.yml"))["__pgpool_exporter_package_dirs"]
-    assert set(listed) == have

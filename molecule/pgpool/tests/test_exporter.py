@@ -9,6 +9,7 @@ import json
 import re
 import time
 
+import pytest
 from conftest import PASSWORDS
 
 FETCH = (
@@ -55,16 +56,18 @@ def test_the_password_is_on_disk_only_encrypted(host):
         "grep -rlF -- %s /etc /var/lib/systemd /opt /usr/local /root 2>/dev/null", secret
     )
     assert found.stdout == "", found.stdout
-    assert host.file("/etc/poolkit/credentials/pgpool-exporter.pgpass").exists
+    assert host.file("/etc/poolkit/credentials/pgpool-exporter.password").exists
     assert host.file("/etc/poolkit/credentials").mode == 0o700
 
 
 def test_disabling_the_exporter_removes_it(host, converge):
+    if "bookworm" in host.backend.host:
+        pytest.skip("runs on the Debian 13 host: removal does not depend on the release")
     try:
         off = converge(json.dumps({"pgpool_exporter_enabled": False}))
         assert off.returncode == 0, (off.stdout + off.stderr)[-3000:]
         assert not host.file("/etc/systemd/system/poolkit-pgpool-exporter.service").exists
-        assert not host.file("/etc/poolkit/credentials/pgpool-exporter.pgpass").exists
+        assert not host.file("/etc/poolkit/credentials/pgpool-exporter.password").exists
         assert not host.file("/opt/poolkit/lib").exists
         assert host.run(FETCH).rc != 0
     finally:

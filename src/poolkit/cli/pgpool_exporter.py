@@ -1,7 +1,8 @@
 """`poolkit pgpool-exporter`: serve Pgpool-II's metrics to Prometheus.
 
 At each scrape it connects through Pgpool-II (a libpq connection string; the password from
-PGPASSWORD, PGPASSFILE / ~/.pgpass, never a command-line argument you have to type), runs
+--password-file, e.g. a systemd credential, or PGPASSWORD, PGPASSFILE / ~/.pgpass, never a
+command-line argument you have to type), runs
 SHOW POOL_NODES, POOL_PROCESSES and POOL_POOLS, and answers with `poolkit.pgpool_exporter`'s
 families (pgpool2_exporter's names). One connection per scrape: it takes a Pgpool-II child
 for the length of three SHOW commands.
@@ -44,6 +45,12 @@ def register(subparsers) -> None:
         help=f"where to serve /metrics (default {DEFAULT_LISTEN}; 0.0.0.0:9719 for all)",
     )
     parser.add_argument(
+        "--password-file",
+        metavar="PATH",
+        help="read the password from this file's first line at each connection, e.g. "
+        "$CREDENTIALS_DIRECTORY/password under systemd (roles/pgpool's unit does)",
+    )
+    parser.add_argument(
         "--connect-timeout", type=int, default=5, help="seconds per connection (default 5)"
     )
     parser.set_defaults(handler=run)
@@ -58,19 +65,33 @@ def _listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+def _password(path: str) -> str:
+    """The first line of ``path`` (a systemd credential needs no other format)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise PoolkitError(f"--password-file {path}: cannot read it ({exc.strerror})") from None
+
+
 class PgpoolCollector:
     """prometheus_client collector: one query round through Pgpool-II per scrape."""
 
-    def __init__(self, conninfo: str, timeout: int) -> None:
+    def __init__(self, conninfo: str, timeout: int, password_file: str | None = None) -> None:
         self.conninfo = conninfo
         self.timeout = timeout
+        self.password_file = password_file
 
     def families(self):
         import psycopg
 
         try:
+            extra = (
+                {} if self.password_file is None else {"password": _password(self.password_file)}
+            )
             with psycopg.connect(
                 self.conninfo,
+                **extra,
                 autocommit=True,
                 connect_timeout=self.timeout,
                 application_name="poolkit-pgpool-exporter",
@@ -107,10 +128,14 @@ def run(args) -> int:
             "'host=127.0.0.1 port=9999 dbname=postgres user=pgpool_monitor'"
         ) from None
     host, port = _listen(args.listen)
+    if args.password_file is not None:
+        _password(args.password_file)  # unreadable: say so now, not as pgpool2_up 0
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(PgpoolCollector(args.pgpool, args.connect_timeout))
+    registry.register(PgpoolCollector(args.pgpool, args.connect_timeout, args.password_file))
     try:
-        server, _thread = start_http_server(port, addr=host, registry=registry)
+        # (server, thread) since prometheus_client 0.17; None before (Debian 12 has 0.16),
+        # whose daemon thread ends with the process.
+        started = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         raise PoolkitError(
             f"--listen {args.listen}: cannot listen there ({exc.strerror})"
@@ -120,5 +145,6 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    server.shutdown()
+    if started:
+        started[0].shutdown()
     return 0
