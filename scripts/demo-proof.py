@@ -7,6 +7,7 @@ are the ones deployed. Exit status 1 when an endpoint that should answer does no
 from __future__ import annotations
 
 import sys
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -26,6 +27,12 @@ SERVICES = {
 }
 
 
+# Container port -> the exporter there, its group, and the sample that proves it reads.
+EXPORTERS = {
+    9127: ("PgBouncer exporter", "pgbouncer", "pgbouncer_up 1"),
+    9719: ("Pgpool-II exporter", "pgpool", "pgpool2_up 1.0"),
+}
+
 TLS = f"sslmode=verify-full&sslrootcert={CA_FILE}"
 
 
@@ -38,7 +45,7 @@ def endpoints() -> list[tuple[str, str, int]]:
     for host_file in sorted((INVENTORY / "host_vars").glob("*.yml")):
         for mapping in load(host_file).get("lab_published_ports", []):
             address, host_port, container_port = str(mapping).split(":")
-            if int(container_port) in SERVICES:
+            if int(container_port) in SERVICES or int(container_port) in EXPORTERS:
                 found.append((host_file.stem, address, int(host_port), int(container_port)))
     return found
 
@@ -61,6 +68,8 @@ def main() -> int:
     print("\nThe lab answers on 127.0.0.1 only. Password of the demo role:")
     print("  lab_app_password in inventories/local/group_vars/all.yml\n")
     for host, address, port, container_port in endpoints():
+        if container_port in EXPORTERS:
+            continue
         name, group = SERVICES[container_port]
         if host not in members(groups.get(group)):
             continue
@@ -85,6 +94,25 @@ def main() -> int:
             f"certificate verified, {client_tls} to the endpoint; PostgreSQL's side of its "
             f"connection: {row[5] or 'no TLS'}"
         )
+    for host, address, port, container_port in endpoints():
+        name, group, proof = EXPORTERS.get(container_port, (None, None, None))
+        if name is None or host not in members(groups.get(group)):
+            continue
+        url = f"http://{address}:{port}/metrics"
+        print(f"  {name + ' on ' + host:44} {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                page = response.read().decode()
+        except OSError as exc:
+            failed = True
+            print(f"    FAILED: {exc}")
+            continue
+        if proof not in page.splitlines():
+            failed = True
+            print(f"    FAILED: no '{proof}' in the page")
+            continue
+        samples = sum(1 for line in page.splitlines() if line and not line.startswith("#"))
+        print(f"    proof: '{proof}' ({samples} samples), logged in as the monitor role")
     print(f"\nTry it:  psql 'postgresql://app@127.0.0.1:16432/app?{TLS}'   (through PgBouncer)")
     return 1 if failed else 0
 
