@@ -11,6 +11,7 @@ import time
 
 import pytest
 from conftest import PASSWORDS
+from credentials import assert_stored_encrypted
 from psycopg.rows import dict_row
 
 FETCH = (
@@ -61,13 +62,7 @@ def test_the_exporter_logs_in_as_the_stats_user_over_the_unix_socket(host, bounc
 
 def test_the_password_is_on_disk_only_encrypted(host):
     secret = PASSWORDS["pgb_stats"]
-    found = host.run(
-        "grep -rlF -- %s /etc /var/lib/systemd /opt /usr/local /root 2>/dev/null", secret
-    )
-    assert found.stdout == "", found.stdout
-    assert host.file("/etc/poolkit/credentials/pgbouncer-exporter.password").exists
-    directory = host.file("/etc/poolkit/credentials")
-    assert (directory.user, directory.mode) == ("root", 0o700)
+    assert_stored_encrypted(host, secret, "/etc/poolkit/credentials/pgbouncer-exporter.password")
     unit = host.run("systemctl cat poolkit-pgbouncer-exporter@1.service").stdout
     assert "LoadCredentialEncrypted=password:" in unit
     assert secret not in unit

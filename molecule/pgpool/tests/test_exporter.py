@@ -11,6 +11,7 @@ import time
 
 import pytest
 from conftest import PASSWORDS
+from credentials import assert_stored_encrypted
 
 FETCH = (
     "python3 -c 'import sys, urllib.request; "
@@ -51,13 +52,8 @@ def test_the_exporter_runs_as_a_dynamic_user_with_the_copied_package(host):
 
 
 def test_the_password_is_on_disk_only_encrypted(host):
-    secret = PASSWORDS["pgpool_monitor"]
-    found = host.run(
-        "grep -rlF -- %s /etc /var/lib/systemd /opt /usr/local /root 2>/dev/null", secret
-    )
-    assert found.stdout == "", found.stdout
-    assert host.file("/etc/poolkit/credentials/pgpool-exporter.password").exists
-    assert host.file("/etc/poolkit/credentials").mode == 0o700
+    credential = "/etc/poolkit/credentials/pgpool-exporter.password"
+    assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], credential)
 
 
 def test_disabling_the_exporter_removes_it(host, converge):
