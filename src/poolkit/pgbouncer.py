@@ -33,7 +33,7 @@ from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.sizing import FD_EXTRA, FD_MARGIN, FD_ROUND, fd_limit
-from poolkit.values import as_int, setting_pairs
+from poolkit.values import as_int, exporter_service_problems, setting_pairs
 from poolkit.values import did_you_mean as _did_you_mean
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
@@ -1201,12 +1201,7 @@ def _exporter_problems(config: Mapping[str, Any], problems: list[str]) -> None:
     reached over each process's own unix socket, on a release that packages the exporter."""
     if not config.get("exporter_enabled"):
         return
-    if config.get("service_manager", "systemd") != "systemd":
-        problems.append(
-            "pgbouncer_exporter_enabled: true needs pgbouncer_service_manager systemd (the "
-            "exporter runs as a systemd unit); a container stack runs its own exporter, as "
-            "docker-compose.yml's `monitoring` profile does"
-        )
+    problems.extend(exporter_service_problems("pgbouncer", config))
     distribution = str(config.get("distribution") or "")
     release = str(config.get("distribution_version") or "")
     if distribution == "Debian" and release.isdigit() and int(release) < EXPORTER_DEBIAN_MIN:

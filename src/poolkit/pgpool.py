@@ -44,7 +44,7 @@ from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
-from poolkit.values import as_int, setting_pairs
+from poolkit.values import as_int, exporter_service_problems, setting_pairs
 from poolkit.values import did_you_mean as _did_you_mean
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
@@ -1342,12 +1342,7 @@ def _exporter_problems(config: Mapping[str, Any], problems: list[str]) -> None:
     in through Pgpool-II with, a database, and a port of its own."""
     if not config.get("exporter_enabled"):
         return
-    if config.get("service_manager", "systemd") != "systemd":
-        problems.append(
-            "pgpool_exporter_enabled: true needs pgpool_service_manager systemd (the exporter "
-            "runs as a systemd unit); a container stack runs its own, as docker-compose.yml's "
-            "`monitoring` profile does"
-        )
+    problems.extend(exporter_service_problems("pgpool", config))
     user = config.get("exporter_user")
     users = {
         entry.get("name") if isinstance(entry, Mapping) else entry

@@ -47,6 +47,18 @@ def raise_all(problems: list[str]) -> None:
         raise PoolkitError("\n".join(problems))
 
 
+def exporter_service_problems(role: str, config: Mapping[str, Any]) -> list[str]:
+    """The roles run their exporter as a systemd unit: refuse it with <role>_service_manager
+    none (files only, for a container stack, which runs its own exporter)."""
+    if not config.get("exporter_enabled") or config.get("service_manager", "systemd") == "systemd":
+        return []
+    return [
+        f"{role}_exporter_enabled: true needs {role}_service_manager systemd (the exporter runs "
+        "as a systemd unit); a container stack runs its own exporter, as docker-compose.yml's "
+        "`monitoring` profile does"
+    ]
+
+
 def plain(value: Any) -> Any:
     """A copy of `value` as plain Python data (str, int, float, bool, None, dict, list).
 
