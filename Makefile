@@ -38,8 +38,8 @@ test: setup lint unit smoke molecule ## Everything CI runs: lint, unit tests, co
 
 lint: ## ansible-lint (production profile), yamllint, ruff
 	@echo "==> ruff"
-	@ruff check src tests filter_plugins scripts molecule
-	@ruff format --check src tests filter_plugins scripts molecule
+	@ruff check src tests filter_plugins library scripts molecule
+	@ruff format --check src tests filter_plugins library scripts molecule
 	@echo "==> yamllint"
 	@yamllint --strict .
 	@echo "==> ansible-lint (production profile)"

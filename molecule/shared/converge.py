@@ -42,6 +42,7 @@ def run_playbook(
         os.environ,
         ANSIBLE_ROLES_PATH=str(project / "roles"),
         ANSIBLE_FILTER_PLUGINS=str(project / "filter_plugins"),
+        ANSIBLE_LIBRARY=str(project / "library"),
         ANSIBLE_NOCOLOR="1",
     )
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

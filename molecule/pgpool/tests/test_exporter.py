@@ -56,6 +56,29 @@ def test_the_password_is_on_disk_only_encrypted(host):
     assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], credential)
 
 
+def test_a_credential_that_no_longer_decrypts_is_replaced(host, converge):
+    """As after a re-installed host (a new host key): library/poolkit_credential.py finds
+    the stored file does not decrypt, encrypts the password again and the handler restarts
+    the exporter, which then logs in with it."""
+    credential = "/etc/poolkit/credentials/pgpool-exporter.password"
+    metrics(host)
+    started = host.run(
+        "systemctl show -p ActiveEnterTimestampMonotonic --value poolkit-pgpool-exporter"
+    ).stdout.strip()
+    assert host.run(f"echo not-a-credential > {credential}").rc == 0
+    run = converge()
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    task = run.stdout.split("Store the exporter's password encrypted", 1)[1].split("TASK", 1)[0]
+    assert "changed: [" in task, run.stdout[-3000:]
+    assert host.run(f"systemd-creds decrypt --name=password {credential} - >/dev/null").rc == 0
+    assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], credential)
+    restarted = host.run(
+        "systemctl show -p ActiveEnterTimestampMonotonic --value poolkit-pgpool-exporter"
+    ).stdout.strip()
+    assert int(restarted) > int(started)
+    assert "pgpool2_up 1.0" in metrics(host)
+
+
 def test_disabling_the_exporter_removes_it(host, converge):
     if "bookworm" in host.backend.host:
         pytest.skip("runs on the Debian 13 host: removal does not depend on the release")
