@@ -56,7 +56,7 @@ smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, dow
 molecule: ## Molecule scenarios: create, converge, idempotence, verify, destroy
 	@for scenario in $(SCENARIOS); do \
 	  echo "==> molecule test -s $$scenario"; \
-	  molecule test -s $$scenario || exit 1; \
+	  molecule test -s $$scenario || { echo "==> make test: molecule scenario $$scenario FAILED (see its output above)"; exit 1; }; \
 	done
 
 clean: ## Remove the lab containers and network, molecule and smoke-test leftovers
