@@ -3,8 +3,8 @@
 Filters: ``poolkit_pgbouncer_version``, ``poolkit_pgbouncer_settings``,
 ``poolkit_pgbouncer_databases``, ``poolkit_pgbouncer_users``, ``poolkit_pgbouncer_check``,
 ``poolkit_pgbouncer_server_connections``, ``poolkit_pgbouncer_nofile``,
-``poolkit_pgbouncer_restart_keys``. Their ansible-doc style DOCUMENTATION / EXAMPLES /
-RETURN texts are in ``FILTER_DOCS``, one entry per filter.
+``poolkit_pgbouncer_restart_keys``, ``poolkit_pgbouncer_hardened``. Their ansible-doc style
+DOCUMENTATION / EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per filter.
 
 Inputs are copied into plain Python data first: AnsibleUnsafeText and other ``str``
 subclasses become ``str``, mappings ``dict``, lists and tuples ``list``, vaulted values
@@ -181,7 +181,10 @@ description:
   - These are per-user settings, not the login users of C(userlist.txt)
     (C(pgbouncer_users)).
   - Every problem names C(pgbouncer_user_settings[i] (name).key).
-positional: version
+  - With the sizing (C(poolkit_size)'s answer), the users the topology sizes apart from the
+    other users of their database get its pool_size and reserve_pool_size (explicit values
+    win); a release without per-user pool sizes fails naming them.
+positional: version, sizing
 options:
   _input:
     description: C(pgbouncer_user_settings).
@@ -189,7 +192,11 @@ options:
     elements: dict
     required: true"""
         + _VERSION_OPTION
-        + "\n",
+        + r"""
+  sizing:
+    description: The dict C(poolkit_size) returns, or null.
+    type: dict
+""",
         "EXAMPLES": r"""
 - name: Render the [users] section
   ansible.builtin.debug:
@@ -384,6 +391,47 @@ _value:
   elements: string
 """,
     },
+    "poolkit_pgbouncer_hardened": {
+        "DOCUMENTATION": r"""
+name: poolkit_pgbouncer_hardened
+short_description: Startup-parameter and packet-size settings safe for a PgBouncer release
+version_added: 0.1.0
+author: poolkit
+description:
+  - Returns ignore_startup_parameters, track_extra_parameters and max_packet_size for
+    the release, each as given or, when null, the safe default.
+  - On 1.20.0 to 1.26.0 a non-empty ignore_startup_parameters lets one unauthenticated
+    packet spin the process (CVE-2026-107349). There a null list stays empty and
+    extra_float_digits (which JDBC drivers send) is tracked through track_extra_parameters
+    instead. Elsewhere a null list is C([extra_float_digits]).
+  - Below 1.26.0 a null max_packet_size is 1073741823, PostgreSQL's own message limit,
+    which keeps the buffer overflow of CVE-2026-6668 out of reach.
+options:
+  _input:
+    description: The PgBouncer version on the host, such as C(1.24.1).
+    type: string
+    required: true
+  ignore:
+    description: pgbouncer_ignore_startup_parameters (null for the safe default).
+    type: list
+  track:
+    description: pgbouncer_track_extra_parameters.
+    type: list
+  max_packet_size:
+    description: pgbouncer_max_packet_size (null for the safe default).
+    type: int
+""",
+        "EXAMPLES": r"""
+- name: Settings that keep PgBouncer 1.24.1 out of CVE-2026-107349 and CVE-2026-6668
+  ansible.builtin.set_fact:
+    hardened: "{{ '1.24.1' | poolkit_pgbouncer_hardened(none, none, none) }}"
+""",
+        "RETURN": r"""
+_value:
+  description: C(ignore_startup_parameters), C(track_extra_parameters), C(max_packet_size).
+  type: dict
+""",
+    },
 }
 
 
@@ -409,9 +457,9 @@ def poolkit_pgbouncer_databases(databases, version, sizing=None):
     return _call(pgbouncer.databases_section, databases, version, sizing)
 
 
-def poolkit_pgbouncer_users(users, version):
-    """The [users] ``[name, settings]`` pairs."""
-    return _call(pgbouncer.users_section, users, version)
+def poolkit_pgbouncer_users(users, version, sizing=None):
+    """The [users] ``[name, settings]`` pairs (the sizing's per-user pools included)."""
+    return _call(pgbouncer.users_section, users, version, sizing)
 
 
 def poolkit_pgbouncer_check(config):
@@ -443,6 +491,11 @@ def poolkit_pgbouncer_restart_keys(old_text, new_settings):
     return _call(pgbouncer.restart_required, old_text, new_settings)
 
 
+def poolkit_pgbouncer_hardened(version, ignore=None, track=None, max_packet_size=None):
+    """The startup-parameter and packet-size settings for the release."""
+    return _call(pgbouncer.hardened_settings, version, ignore, track, max_packet_size)
+
+
 class FilterModule:
     """poolkit pgbouncer.ini filters."""
 
@@ -456,4 +509,5 @@ class FilterModule:
             "poolkit_pgbouncer_server_connections": poolkit_pgbouncer_server_connections,
             "poolkit_pgbouncer_nofile": poolkit_pgbouncer_nofile,
             "poolkit_pgbouncer_restart_keys": poolkit_pgbouncer_restart_keys,
+            "poolkit_pgbouncer_hardened": poolkit_pgbouncer_hardened,
         }

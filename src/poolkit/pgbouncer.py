@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolkit import PoolkitError
+from poolkit.advisories import PGBOUNCER_SAFE_MAX_PACKET
 from poolkit.sizing import FD_EXTRA, FD_MARGIN, FD_ROUND, fd_limit
 from poolkit.values import as_int, exporter_service_problems, setting_pairs
 from poolkit.values import did_you_mean as _did_you_mean
@@ -592,6 +593,51 @@ def ini_settings(
     return pairs + [[key, value] for key, value in extras.items()]
 
 
+#: Releases where a non-empty ignore_startup_parameters lets one unauthenticated packet
+#: spin the process (CVE-2026-107349; measured on 1.24.1 with ``options`` listed too).
+_OPTIONS_SPIN = ((1, 20, 0), (1, 26, 1))
+#: Before 1.26.0 PgBouncer's packet buffer growth overflows near 2^31 (CVE-2026-6668).
+_PACKET_OVERFLOW_FIXED = (1, 26, 0)
+#: What JDBC drivers send in their StartupMessage and PgBouncer must not refuse.
+_JDBC_PARAMETER = "extra_float_digits"
+#: track_extra_parameters' default from 1.20 until 1.26 changed what is tracked.
+_TRACKED_BY_DEFAULT = "IntervalStyle"
+
+
+def hardened_settings(
+    version: str, ignore: Any = None, track: Any = None, max_packet_size: Any = None
+) -> dict[str, Any]:
+    """ignore_startup_parameters, track_extra_parameters and max_packet_size for `version`,
+    each None ("not set") or the value the user gave or the safe default for the release.
+
+    A null `ignore` is ``[extra_float_digits]`` (JDBC drivers send it) except on 1.20.0 to
+    1.26.0, where any non-empty list lets one unauthenticated packet spin the process
+    (CVE-2026-107349): there it is empty and extra_float_digits is tracked instead (added to
+    a null or given `track`). A null `max_packet_size` is PostgreSQL's own message limit
+    below 1.26.0, which keeps CVE-2026-6668's buffer overflow out of reach.
+    """
+    ver, _ = _supported(version)
+    result: dict[str, Any] = {
+        "ignore_startup_parameters": ignore,
+        "track_extra_parameters": track,
+        "max_packet_size": max_packet_size,
+    }
+    if ignore is None:
+        if _OPTIONS_SPIN[0] <= ver < _OPTIONS_SPIN[1]:
+            tracked = [_TRACKED_BY_DEFAULT] if track is None else track
+            if isinstance(tracked, str):
+                tracked = [item.strip() for item in tracked.split(",") if item.strip()]
+            if isinstance(tracked, list) and _JDBC_PARAMETER not in tracked:
+                tracked = [*tracked, _JDBC_PARAMETER]
+            result["ignore_startup_parameters"] = None
+            result["track_extra_parameters"] = tracked
+        else:
+            result["ignore_startup_parameters"] = [_JDBC_PARAMETER]
+    if max_packet_size is None and ver < _PACKET_OVERFLOW_FIXED:
+        result["max_packet_size"] = PGBOUNCER_SAFE_MAX_PACKET
+    return result
+
+
 # ------------------------------------------------------------------------- sections
 
 
@@ -627,7 +673,7 @@ def _sizing_databases(sizing: Any, problems: list[str]) -> dict[str, Mapping[str
     if sizing is None or (isinstance(sizing, Mapping) and not sizing):
         return {}
     expected = (
-        "pgbouncer_sizing: expected the dict poolkit_size returns (with "
+        "pgbouncer_topology: its sizing is not the dict poolkit_size returns (with "
         "pgbouncer.databases: a list of {database, pool_size, reserve_pool_size, "
         "max_db_connections})"
     )
@@ -786,7 +832,7 @@ def _databases(
         for key in _SIZED:
             if key in entry.values or key in entry.sources or row.get(key) is None:
                 continue
-            source = f"pgbouncer_sizing (pgbouncer.databases[{entry.name}].{key})"
+            source = f"pgbouncer_topology (sized: pgbouncer.databases[{entry.name}].{key})"
             try:
                 entry.values[key] = _non_negative(row[key], source)
                 entry.sources[key] = source
@@ -834,11 +880,39 @@ def databases_section(
     return [_line(entry, DATABASE_KEYS, _DATABASE_INI_NAMES) for entry in entries]
 
 
-def users_section(users: Sequence[Mapping[str, Any]], version: str) -> list[list[str]]:
-    """The [users] section as ``[name, settings]`` pairs, in the given order.
+def _sizing_users(sizing: Any, problems: list[str]) -> dict[str, Mapping[str, Any]]:
+    """``{user: {pool_size, reserve_pool_size}}``: the sizing's [users] lines (users whose
+    pools differ in size from others of the same database)."""
+    if sizing is None or (isinstance(sizing, Mapping) and not sizing):
+        return {}
+    try:
+        entries = sizing["pgbouncer"].get("users") or []
+    except (KeyError, TypeError, AttributeError):
+        return {}  # _sizing_databases reports a malformed sizing
+    if not isinstance(entries, list) or not all(
+        isinstance(e, Mapping) and isinstance(e.get("user"), str) for e in entries
+    ):
+        problems.append(
+            "pooler_topology: the sizing's pgbouncer.users is not a list of {user, pool_size,"
+            " reserve_pool_size}"
+        )
+        return {}
+    return {str(e["user"]): e for e in entries}
+
+
+def users_section(
+    users: Sequence[Mapping[str, Any]] | None, version: str, sizing: Mapping[str, Any] | None = None
+) -> list[list[str]]:
+    """The [users] section as ``[name, settings]`` pairs: `users` in the given order, then
+    the sizing's users that `users` does not name.
 
     `users` is ``pgbouncer_user_settings`` (per-user pool settings), not the login users
-    of userlist.txt. Each entry has a ``name`` and any of `USER_KEYS`.
+    of userlist.txt. Each entry has a ``name`` and any of `USER_KEYS`. With `sizing` (what
+    ``poolkit_size`` returns), every user of ``sizing.pgbouncer.users`` (a user whose pools
+    differ in size from the others of its database) gets its pool_size and
+    reserve_pool_size unless its entry sets them: explicit values win, as for databases.
+    A release without per-user pool sizes (pool_size 1.23, reserve_pool_size 1.24) cannot
+    deploy such a sizing: that is an error naming the users, not a silent smaller pool.
     """
     ver, text = _supported(version)
     problems: list[str] = []
@@ -852,6 +926,28 @@ def users_section(users: Sequence[Mapping[str, Any]], version: str) -> list[list
         section="users",
         finish=lambda entry: _convert(entry, _USER_INTEGERS, problems),
     )
+    sized = _sizing_users(sizing, problems)
+    by_name = {entry.name: entry for entry in entries}
+    for name, figures in sized.items():
+        entry = by_name.get(name)
+        if entry is None:
+            entry = _Entry(len(entries), name, f"pooler_topology user {name}")
+            entries.append(entry)
+            by_name[name] = entry
+        for key in ("pool_size", "reserve_pool_size"):
+            if key in entry.values or figures.get(key) is None:
+                continue
+            variable = f"pooler_topology (user {name}: {key} {figures[key]})"
+            if complaint := _too_new(key, USER_KEYS[key], ver, text):
+                problems.append(
+                    f"{variable}: the topology sizes this user's pools apart from the other"
+                    f" users of its database, but {complaint}. Give the database's users the"
+                    " same share in pooler_topology.pools (one pool size for the database),"
+                    " or install PgBouncer 1.24 or newer"
+                )
+                continue
+            entry.values[key] = _checked_int(figures[key], variable, problems)
+            entry.sources[key] = variable
     _raise(problems)
     return [_line(entry, USER_KEYS, {}) for entry in entries]
 

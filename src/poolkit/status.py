@@ -29,6 +29,11 @@ Findings and their severity (exit code 0 ok, 1 warning, 2 critical):
   from ``frontend_warning`` (90 %), critical when every child is busy (new clients queue in
   the listen backlog); children **idle in transaction** longer than ``leak_after`` are leak
   suspects (a warning).
+* **advisories** (SHOW VERSION / SHOW POOL_VERSION with SHOW CONFIG / PGPOOL SHOW ALL): a
+  warning per advisory of `poolkit.advisories` the running release is vulnerable to with the
+  settings it runs, unless accepted (``--accept-advisory``). The console shows the release,
+  not the package: where a Debian package carries the fix, the advice names it. Hba rules
+  are not visible, so advisories that need a pool_hba.conf rule count as not exploitable.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from poolkit import PoolkitError
+from poolkit import PoolkitError, advisories
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 SEVERITIES = (OK, WARNING, CRITICAL)
@@ -359,6 +364,61 @@ def pgbouncer_report(
     report.sources.append(source)
     report.pools[source] = usages
     report.summaries.append(f"{source}: {summary}")
+
+
+# ------------------------------------------------------------------------- advisories
+
+
+def advisory_report(
+    report: Report,
+    source: str,
+    product: str,
+    version: str,
+    settings: Mapping[str, str],
+    accepted: Iterable[str] = (),
+) -> None:
+    """Add the advisories the running `version` is vulnerable to with `settings`.
+
+    The console shows the release, not the package: an advisory that a Debian package of
+    this very release fixes (1.24.1-1+deb13u2 for PgBouncer 1.24.1) is named in the summary
+    as fixed there, not raised as a warning (the roles' preflight checks the package)."""
+    release_tuple = advisories._upstream(version)
+    release = ".".join(str(part) for part in release_tuple)
+    name = advisories.PRODUCTS[product]
+    exposed, packaged = [], []
+    accepted_ids = []
+    for result in advisories.assess(product, release, settings, accepted):
+        backport = [
+            fixed
+            for fixed in result.advisory.debian_fixed
+            if advisories._upstream(fixed) == release_tuple
+        ]
+        if result.state == advisories.ACCEPTED:
+            accepted_ids.append(result.advisory.id)
+        elif result.state == advisories.EXPOSED and backport:
+            packaged.append(f"{result.advisory.id} (Debian {backport[0]})")
+        elif result.state == advisories.EXPOSED:
+            exposed.append(result)
+    summary = f"{source}: {name} {release}, {len(exposed)} advisories exposed"
+    if accepted_ids:
+        summary += f"; accepted: {', '.join(accepted_ids)}"
+    if packaged:
+        summary += f"; fixed in Debian's package of this release: {', '.join(packaged)}"
+    report.summaries.append(summary)
+    for result in exposed:
+        adv = result.advisory
+        mitigation = f", or set {adv.mitigation}" if adv.mitigation else ""
+        report.findings.append(
+            Finding(
+                WARNING,
+                source,
+                f"advisory {adv.id}",
+                f"{name} {release}: {adv.summary} (exploitable by {adv.attacker}), because"
+                f" {result.reason}",
+                f"Install {name} {adv.fixed} or newer{mitigation}; or, knowing the risk,"
+                f" pass --accept-advisory {adv.id}.",
+            )
+        )
 
 
 # ------------------------------------------------------------------------- Pgpool-II

@@ -107,10 +107,24 @@ def test_wrong_password_is_refused(stack, port_key):
         psycopg.connect(dsn(stack, port_key, password="not-the-password")).close()
 
 
-def test_pgbouncer_ini_is_the_roles_render(stack, tmp_path):
-    """The single-source check: the container's file is what roles/pgbouncer renders."""
+def broken_pythons(directory: Path) -> Path:
+    """A directory of Pythons that fail as a pyenv shim of an inactive version does."""
+    directory.mkdir()
+    for name in ("python3.14", "python3.13", "python3.12", "python3"):
+        shim = directory / name
+        shim.write_text(f'#!/bin/sh\necho "pyenv: {name}: command not found" >&2\nexit 127\n')
+        shim.chmod(0o755)
+    return directory
+
+
+def render_pgbouncer_ini(stack, tmp_path, **env) -> str:
+    """pgbouncer-1.ini as roles/pgbouncer renders it on this machine from compose/vars.yml
+    and the stack's environment (plus `env`). The render runs with broken Pythons first on
+    the PATH, as on a laptop with pyenv shims of inactive versions: the play must use the
+    controller's own Python."""
     version = in_container("pgbouncer", "dpkg-query", "-W", "-f", "${Version}", "pgbouncer")
     out = tmp_path / "pgbouncer-1.ini"
+    shims = broken_pythons(tmp_path / "shims")
     render = subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible-playbook")),
@@ -123,13 +137,63 @@ def test_pgbouncer_ini_is_the_roles_render(stack, tmp_path):
             f"compose_out={out}",
         ],
         cwd=ROOT,
-        env={**os.environ, **stack, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        env={
+            **os.environ,
+            **stack,
+            **env,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "PATH": f"{shims}:{os.environ['PATH']}",
+        },
         capture_output=True,
         text=True,
     )
     assert render.returncode == 0, render.stdout[-3000:] + render.stderr[-2000:]
+    return out.read_text()
+
+
+def test_pgbouncer_ini_is_the_roles_render(stack, tmp_path):
+    """The single-source check: the container's file is what roles/pgbouncer renders."""
     deployed = in_container("pgbouncer", "cat", "/etc/pgbouncer/pgbouncer-1.ini")
-    assert deployed == out.read_text()
+    assert deployed == render_pgbouncer_ini(stack, tmp_path)
+
+
+def ini_sections(text: str) -> dict[str, dict[str, str]]:
+    """{section: {key: value}} of an ini text (comments dropped)."""
+    found: dict[str, dict[str, str]] = {}
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in ";#":
+            continue
+        if line.startswith("["):
+            current = found.setdefault(line.strip("[]"), {})
+        elif current is not None and "=" in line:
+            key, value = line.split("=", 1)
+            current[key.strip()] = value.strip()
+    return found
+
+
+def test_a_mixed_topology_renders_every_figure_of_poolkit_size(stack, tmp_path):
+    """Two users sharing the database 3:1 get [users] lines: the stack's render (the config
+    service's POOLKIT_TOPOLOGY) carries every figure `poolkit size` prints for it."""
+    topology = "tests/compose/mixed-topology.yml"
+    sized = subprocess.run(
+        [str(Path(sys.executable).with_name("poolkit")), "size", topology, "--format", "ini"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rendered = ini_sections(render_pgbouncer_ini(stack, tmp_path, POOLKIT_TOPOLOGY=topology))
+    expected = ini_sections(sized)
+    for key, value in expected["pgbouncer"].items():
+        assert rendered["pgbouncer"].get(key) == value, key
+    for name, value in expected["databases"].items():
+        want = dict(item.split("=", 1) for item in value.split())
+        have = dict(item.split("=", 1) for item in rendered["databases"][name].split())
+        assert want.items() <= have.items(), name
+    assert len(expected["users"]) == 2
+    assert rendered["users"] == expected["users"]
 
 
 def test_pooler_files_hold_verifiers_only(stack):

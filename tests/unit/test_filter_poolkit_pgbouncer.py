@@ -51,7 +51,7 @@ class _Vaulted:
         return self._plaintext
 
 
-def test_filter_module_exposes_the_eight_filters():
+def test_filter_module_exposes_the_nine_filters():
     assert set(FILTERS) == {
         "poolkit_pgbouncer_version",
         "poolkit_pgbouncer_settings",
@@ -61,6 +61,7 @@ def test_filter_module_exposes_the_eight_filters():
         "poolkit_pgbouncer_server_connections",
         "poolkit_pgbouncer_nofile",
         "poolkit_pgbouncer_restart_keys",
+        "poolkit_pgbouncer_hardened",
     }
 
 

@@ -553,9 +553,9 @@ def test_no_sizing_adds_nothing(sizing):
 
 
 @pytest.mark.parametrize("sizing", [{"pgbouncer": {}}, {"pgbouncer": {"databases": ["app"]}}, [1]])
-def test_a_malformed_sizing_names_pgbouncer_sizing(sizing):
+def test_a_malformed_sizing_names_the_roles_topology_variable(sizing):
     message = errors(pgb.databases_section, [{"name": "app", "host": "db"}], OLD, sizing)
-    assert message.startswith("pgbouncer_sizing: expected the dict poolkit_size returns")
+    assert message.startswith("pgbouncer_topology: its sizing is not the dict poolkit_size")
 
 
 # ------------------------------------------------------------------------- [users]
@@ -1159,3 +1159,52 @@ def test_the_exporter_runs_on_other_distributions_without_a_release_check():
         pgb.check(config(**{**EXPORTER, "distribution": "Ubuntu", "distribution_version": "24"}))
         is None
     )
+
+
+# ------------------------------------------------------------------------- [users] from a sizing
+
+MIXED = {
+    "database": {"max_connections": 100, "cpu_cores": 2},
+    "pools": [
+        {"database": "app", "user": "web", "share": 3},
+        {"database": "app", "user": "batch", "share": 1},
+    ],
+    "apps": [{"name": "web", "instances": 1, "processes": 4, "connections_per_process": 5}],
+}
+
+
+def test_the_sizings_per_user_pools_become_users_lines():
+    sizing = size_dict(MIXED)
+    expected = [
+        [u["user"], f"pool_size={u['pool_size']} reserve_pool_size={u['reserve_pool_size']}"]
+        for u in sizing["pgbouncer"]["users"]
+    ]
+    assert len(expected) == 2
+    assert pgb.users_section([], NEW, sizing) == expected
+
+
+def test_an_explicit_user_setting_wins_over_the_sizing():
+    sizing = size_dict(MIXED)
+    lines = dict(pgb.users_section([{"name": "web", "pool_size": 9, "pool_mode": "session"}],
+                                   NEW, sizing))  # fmt: skip
+    batch = next(u for u in sizing["pgbouncer"]["users"] if u["user"] == "batch")
+    web = next(u for u in sizing["pgbouncer"]["users"] if u["user"] == "web")
+    assert (
+        lines["web"]
+        == f"pool_mode=session pool_size=9 reserve_pool_size={web['reserve_pool_size']}"
+    )
+    assert lines["batch"] == (
+        f"pool_size={batch['pool_size']} reserve_pool_size={batch['reserve_pool_size']}"
+    )
+
+
+def test_a_release_without_per_user_pools_refuses_a_mixed_sizing():
+    message = errors(pgb.users_section, [], OLD, size_dict(MIXED))
+    assert "pooler_topology (user web: pool_size" in message
+    assert "pool_size needs PgBouncer 1.23 or newer, this host has 1.18.0" in message
+    assert "same share in pooler_topology.pools" in message
+
+
+def test_a_single_user_sizing_adds_no_users_lines_on_any_release():
+    one = {**MIXED, "pools": [{"database": "app", "user": "web"}]}
+    assert pgb.users_section([], OLD, size_dict(one)) == []

@@ -20,6 +20,15 @@ TOPOLOGY = {
     "apps": [{"name": "web", "instances": 1, "processes": 2, "connections_per_process": 5}],
 }
 
+# Two users of one database sized 3:1: [users] lines, which need PgBouncer 1.23/1.24.
+MIXED = {
+    **TOPOLOGY,
+    "pools": [
+        {"database": "app", "user": "web", "share": 3},
+        {"database": "app", "user": "batch", "share": 1},
+    ],
+}
+
 # (id, extra variables, the variable the message must name, PgBouncer release)
 CASES = [
     ("pool-mode-enum", {"pgbouncer_pool_mode": "transactions"}, "pgbouncer_pool_mode", "1.24"),
@@ -160,6 +169,40 @@ CASES = [
         "pgbouncer_exporter_user",
         "1.24",
     ),
+    # Known advisories (src/poolkit/advisories.py): Debian 13's 1.24.1 without the ones
+    # molecule.yml accepts, the old ignore list that lets one packet spin 1.24.1, a packet
+    # limit past 2^31, an id that is no advisory, an apt source apt cannot read.
+    ("advisory-not-accepted", {"pgbouncer_accepted_advisories": []}, "CVE-2026-107350", "1.24"),
+    (
+        "ignore-list-spins",
+        {"pgbouncer_ignore_startup_parameters": ["extra_float_digits"]},
+        "CVE-2026-107349",
+        "1.24",
+    ),
+    (
+        "packet-limit-overflows",
+        {"pgbouncer_max_packet_size": 2147483649},
+        "CVE-2026-107348",
+        "1.24",
+    ),
+    (
+        "accepted-unknown-id",
+        {"pgbouncer_accepted_advisories": ["CVE-2026-1"]},
+        "pgbouncer_accepted_advisories",
+        "1.24",
+    ),
+    (
+        "package-source-unknown-suite",
+        {"pgbouncer_package_source": {"suite": "no-such-suite"}},
+        "pgbouncer_package_source",
+        "1.24",
+    ),
+    (
+        "advisory-not-accepted-1.18",
+        {"pgbouncer_accepted_advisories": ["CVE-2026-107350", "CVE-2026-19888", "CVE-2026-6669"]},
+        "CVE-2026-6664",
+        "1.18",
+    ),
     # Debian 12's prometheus-pgbouncer-exporter is another program: refused there.
     (
         "exporter-on-debian-12",
@@ -175,12 +218,23 @@ CASES = [
         "1.18",
     ),
     (
+        "per-user-pools-too-new",
+        {"pgbouncer_topology": MIXED, "pgbouncer_databases": [DB]},
+        "pooler_topology (user web: pool_size",
+        "1.18",
+    ),
+    (
         "prepared-statements-too-new",
         {"pgbouncer_max_prepared_statements": 10},
         "pgbouncer_max_prepared_statements",
         "1.18",
     ),
 ]
+
+
+def apt_sources(host) -> str:
+    """The apt sources and pins: a refused package source must leave none behind."""
+    return host.run("ls /etc/apt/sources.list.d /etc/apt/preferences.d 2>/dev/null").stdout
 
 
 def release(host) -> str:
@@ -213,12 +267,14 @@ def test_bad_input_fails_before_any_change(host, converge, main_pid, extra, vari
     if release(host) != applies_to:
         pytest.skip(f"runs on the PgBouncer {applies_to} host")
     before = snapshot(host, main_pid)
+    sources = apt_sources(host)
     run = converge(json.dumps(extra))
     output = run.stdout + run.stderr  # molecule's ansible.cfg sends failures to stderr
     assert run.returncode != 0, output[-3000:]
     message = failure_message(output)
     assert variable in message, message[:3000]
     assert snapshot(host, main_pid) == before
+    assert apt_sources(host) == sources
 
 
 def test_the_table_has_twenty_cases():

@@ -23,7 +23,8 @@ def status(hostvars, *options):
     )
     return subprocess.run(
         [POOLKIT, "status", "--pgbouncer", conninfo, "--leak-after", "1", "--wait-critical",
-         "1", *options],
+         "1", *[f"--accept-advisory={cve}" for cve in hostvars["pgbouncer_accepted_advisories"]],
+         *options],
         capture_output=True,
         text=True,
         timeout=30,

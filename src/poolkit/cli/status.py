@@ -13,13 +13,14 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from poolkit import PoolkitError
+from poolkit import PoolkitError, advisories
 from poolkit.cli._console import show
 from poolkit.status import (
     CRITICAL,
     Finding,
     Report,
     Thresholds,
+    advisory_report,
     pgbouncer_report,
     pgpool_report,
     render_json,
@@ -55,6 +56,13 @@ def register(subparsers) -> None:
         "user=app dbname=app'; repeatable",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument(
+        "--accept-advisory",
+        action="append",
+        default=[],
+        metavar="CVE",
+        help="an advisory whose risk you accept (reported, not a warning); repeatable",
+    )
     defaults = Thresholds()
     for name, unit in (
         ("leak_after", "seconds a client may hold a server connection without a request"),
@@ -94,15 +102,26 @@ def run(args) -> int:
         frontend_warning=args.frontend_warning,
     )
     report = Report(checked_at=datetime.now(UTC).replace(microsecond=0))
+    for kind in ("pgbouncer", "pgpool"):
+        unknown = advisories.unknown_accepted(kind, args.accept_advisory)
+        known_elsewhere = advisories.unknown_accepted(
+            "pgpool" if kind == "pgbouncer" else "pgbouncer", args.accept_advisory
+        )
+        bad = sorted(set(unknown) & set(known_elsewhere))
+        if bad:
+            ids = ", ".join(a.id for a in advisories.ADVISORIES)
+            raise PoolkitError(f"--accept-advisory {bad[0]}: not an advisory poolkit knows ({ids})")
     for conninfo in args.pgbouncer:
-        _check(report, "pgbouncer", conninfo, args.connect_timeout, thresholds)
+        _check(
+            report, "pgbouncer", conninfo, args.connect_timeout, thresholds, args.accept_advisory
+        )
     for conninfo in args.pgpool:
-        _check(report, "pgpool", conninfo, args.connect_timeout, thresholds)
+        _check(report, "pgpool", conninfo, args.connect_timeout, thresholds, args.accept_advisory)
     sys.stdout.write(render_json(report) if args.json else render_text(report))
     return report.exit_code
 
 
-def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -> None:
+def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds, accepted=()) -> None:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
@@ -121,15 +140,18 @@ def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -
     try:
         with psycopg.connect(autocommit=True, prepare_threshold=None, **params) as conn:
             if kind == "pgbouncer":
+                config = show(conn, "SHOW CONFIG")
                 pgbouncer_report(
                     report,
                     source,
                     pools=show(conn, "SHOW POOLS"),
                     clients=show(conn, "SHOW CLIENTS"),
                     databases=show(conn, "SHOW DATABASES"),
-                    config=show(conn, "SHOW CONFIG"),
+                    config=config,
                     thresholds=thresholds,
                 )
+                version = show(conn, "SHOW VERSION")[0]["version"] or ""
+                settings = {str(row["key"]): str(row["value"] or "") for row in config}
             else:
                 pgpool_report(
                     report,
@@ -138,6 +160,12 @@ def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -
                     processes=show(conn, "SHOW POOL_PROCESSES"),
                     thresholds=thresholds,
                 )
+                version = show(conn, "SHOW POOL_VERSION")[0]["pool_version"] or ""
+                settings = {
+                    str(row["item"]): str(row["value"] or "")
+                    for row in show(conn, "PGPOOL SHOW ALL")
+                }
+            advisory_report(report, source, kind, _release(version), settings, accepted)
     except psycopg.Error as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         report.sources.append(source)
@@ -152,3 +180,9 @@ def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds) -
                 "comes from PGPASSWORD, ~/.pgpass or the connection string.",
             )
         )
+
+
+def _release(text: str) -> str:
+    """ "1.24.1" from "PgBouncer 1.24.1" or "4.6.1 (kiyoshigahama)"."""
+    words = [word for word in text.split() if word[:1].isdigit()]
+    return words[0] if words else text
