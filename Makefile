@@ -36,27 +36,30 @@ deploy: ## Run playbooks/deploy-pooler.yml against inventories/local
 test: setup lint unit smoke molecule ## Everything CI runs: lint, unit tests, compose smoke test, molecule
 	@echo "==> make test: all green"
 
+# Each stage's whole output is kept in .cache/test-logs/<stage>.log; a failing stage ends with
+# a summary (its FAILED lines, first errors, the log's path) that a cut log still shows.
+STAGE := scripts/stage.sh
+
 lint: ## ansible-lint (production profile), yamllint, ruff
-	@echo "==> ruff"
-	@ruff check src tests filter_plugins library scripts molecule
-	@ruff format --check src tests filter_plugins library scripts molecule
-	@echo "==> yamllint"
-	@yamllint --strict .
-	@echo "==> ansible-lint (production profile)"
-	@ansible-lint
+	@$(STAGE) lint bash -euo pipefail -c '\
+	  echo "==> ruff"; \
+	  ruff check src tests filter_plugins library scripts molecule; \
+	  ruff format --check src tests filter_plugins library scripts molecule; \
+	  echo "==> yamllint"; yamllint --strict .; \
+	  echo "==> ansible-lint (production profile)"; ansible-lint'
 
 unit: ## Unit and property tests (pytest tests/unit)
 	@echo "==> pytest tests/unit"
-	@pytest tests/unit
+	@$(STAGE) unit pytest tests/unit
 
 smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, down -v)
 	@echo "==> pytest tests/compose (docker-compose.yml as project poolkit-smoke)"
-	@pytest tests/compose
+	@$(STAGE) compose pytest tests/compose
 
 molecule: ## Molecule scenarios: create, converge, idempotence, verify, destroy
 	@for scenario in $(SCENARIOS); do \
 	  echo "==> molecule test -s $$scenario"; \
-	  molecule test -s $$scenario || { echo "==> make test: molecule scenario $$scenario FAILED (see its output above)"; exit 1; }; \
+	  $(STAGE) molecule-$$scenario molecule test -s $$scenario || exit 1; \
 	done
 
 clean: ## Remove the lab containers and network, molecule and smoke-test leftovers

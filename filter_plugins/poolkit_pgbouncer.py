@@ -9,7 +9,7 @@ DOCUMENTATION / EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per fi
 Inputs are copied into plain Python data first: AnsibleUnsafeText and other ``str``
 subclasses become ``str``, mappings ``dict``, lists and tuples ``list``, vaulted values
 their plaintext. Whole-number settings accept numeric strings such as ``"20"`` (what a
-templated default like ``"{{ pgbouncer_sizing.pgbouncer.default_pool_size | default(20) }}"``
+templated default like ``"{{ pooler_sizing.pgbouncer.default_pool_size | default(20) }}"``
 may give) and write them as numbers; any other string there fails naming the variable.
 A ``PoolkitError`` becomes an ``AnsibleFilterError`` with the same message.
 """
@@ -147,7 +147,7 @@ options:
         + _VERSION_OPTION
         + r"""
   sizing:
-    description: The C(poolkit_size) result (C(pgbouncer_sizing)); null or C({}) for none.
+    description: The C(poolkit_size) result (C(pooler_sizing)); null or C({}) for none.
     type: dict
 """,
         "EXAMPLES": r"""
@@ -155,7 +155,7 @@ options:
   ansible.builtin.debug:
     msg: >-
       {% for pair in pgbouncer_databases
-           | poolkit_pgbouncer_databases(pgbouncer_version, pgbouncer_sizing) %}
+           | poolkit_pgbouncer_databases(pgbouncer_version, pooler_sizing) %}
       {{ pair[0] }} = {{ pair[1] }}
       {% endfor %}
 """,
@@ -261,7 +261,7 @@ options:
             'auth_query': pgbouncer_auth_query, 'auth_hba_rules': pgbouncer_auth_hba_rules,
             'databases': pgbouncer_databases, 'users': pgbouncer_users,
             'admin_users': pgbouncer_admin_users, 'stats_users': pgbouncer_stats_users,
-            'version': pgbouncer_version, 'sizing': pgbouncer_sizing}
+            'version': pgbouncer_version, 'sizing': pooler_sizing}
            | poolkit_pgbouncer_check }}
   no_log: true
 """,
@@ -308,7 +308,7 @@ options:
   ansible.builtin.debug:
     msg: >-
       {{ pgbouncer_databases | poolkit_pgbouncer_server_connections(
-           pgbouncer_default_pool_size, pgbouncer_reserve_pool_size, pgbouncer_sizing) }}
+           pgbouncer_default_pool_size, pgbouncer_reserve_pool_size, pooler_sizing) }}
 """,
         "RETURN": r"""
 _value:
@@ -343,7 +343,7 @@ options:
     pgbouncer_limit_nofile: >-
       {{ pgbouncer_max_client_conn | poolkit_pgbouncer_nofile(
            pgbouncer_databases | poolkit_pgbouncer_server_connections(
-             pgbouncer_default_pool_size, pgbouncer_reserve_pool_size, pgbouncer_sizing)) }}
+             pgbouncer_default_pool_size, pgbouncer_reserve_pool_size, pooler_sizing)) }}
 """,
         "RETURN": r"""
 _value:

@@ -52,8 +52,9 @@ options:
 EXAMPLES = r"""
 # The operator describes the topology once (group_vars/all.yml) and the roles take their
 # defaults from it, while explicit variables still win (roles/pgbouncer/defaults/main.yml):
-#   pgbouncer_sizing: "{{ pooler_topology | poolkit_size if pooler_topology is defined else {} }}"
-#   pgbouncer_max_client_conn: "{{ pgbouncer_sizing.pgbouncer.max_client_conn | default(100) }}"
+#   __pgbouncer_sizing: "{{ pgbouncer_topology | poolkit_size if pgbouncer_topology else {} }}"
+#   __pgbouncer_sized: "{{ __pgbouncer_sizing.pgbouncer | default({}) }}"
+#   pgbouncer_max_client_conn: "{{ __pgbouncer_sized.max_client_conn | default(100) }}"
 
 - name: Size the poolers
   vars:

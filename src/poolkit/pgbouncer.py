@@ -1451,8 +1451,9 @@ def check(config: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------------- restarts
 
 
-def _section(text: str, name: str) -> dict[str, str]:
-    """``{key: value}`` of one section of pgbouncer.ini text (keys lower-cased)."""
+def ini_section(text: str, name: str) -> dict[str, str]:
+    """``{key: value}`` of one section of pgbouncer.ini text (keys lower-cased; comments
+    and %include lines skipped), e.g. to compare a deployed file with ``poolkit size``."""
     values: dict[str, str] = {}
     current = None
     for raw in text.splitlines():
@@ -1490,7 +1491,7 @@ def restart_required(old_ini_text: str, new_settings: Sequence[Sequence[str]]) -
     new = {key.strip().lower(): value.strip() for key, value in setting_pairs(new_settings)}
     if not old_ini_text.strip():
         return []
-    old = _section(old_ini_text, "pgbouncer")
+    old = ini_section(old_ini_text, "pgbouncer")
     return sorted(
         key for key in RESTART_KEYS if _normal(key, old.get(key)) != _normal(key, new.get(key))
     )

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from poolkit.pgbouncer import ini_section
+
 POOLKIT = str(Path(sys.executable).with_name("poolkit"))
 ROLE_DEFAULTS = Path(__file__).resolve().parents[3] / "roles/pgbouncer/defaults/main.yml"
 # The pool figures converge.yml sets explicitly; here they go back to the role's defaults,
@@ -34,22 +36,6 @@ MIXED = {
 }
 
 
-def sections(text: str) -> dict[str, dict[str, str]]:
-    """{section: {key: value}} of an ini text (';' and '#' comments dropped)."""
-    found: dict[str, dict[str, str]] = {}
-    current = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in ";#":
-            continue
-        if line.startswith("["):
-            current = found.setdefault(line.strip("[]"), {})
-        elif current is not None and "=" in line:
-            key, value = line.split("=", 1)
-            current[key.strip()] = value.strip()
-    return found
-
-
 def pairs(value: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in value.split())
 
@@ -70,9 +56,10 @@ def test_the_deployed_file_carries_every_figure_of_poolkit_size(host, converge, 
     run = converge(json.dumps(extra))
     try:
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-        deployed = sections(host.file("/etc/pgbouncer/pgbouncer-1.ini").content_string)
-        expected = sections(sized)
-        print(f"\npoolkit size:\n{sized}\ndeployed [users]: {deployed.get('users')}")
+        text = host.file("/etc/pgbouncer/pgbouncer-1.ini").content_string
+        deployed = {name: ini_section(text, name) for name in ("pgbouncer", "databases", "users")}
+        expected = {name: ini_section(sized, name) for name in ("pgbouncer", "databases", "users")}
+        print(f"\npoolkit size:\n{sized}\ndeployed [users]: {deployed['users']}")
         for key, value in expected["pgbouncer"].items():
             assert deployed["pgbouncer"].get(key) == value, key
         for name, value in expected["databases"].items():

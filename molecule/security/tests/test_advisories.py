@@ -84,7 +84,9 @@ def test_the_attack_would_stop_debian_13s_pgbouncer_with_the_old_ignore_list(hos
         attack(connect)
         ticks = cpu_ticks(host)
         print(f"\nold ignore list: pgbouncer@1 used {ticks} ticks in 2 s after the attack")
-        assert ticks > 150, f"{ticks} ticks: the old configuration did not spin"
+        # One core is 200 ticks in 2 s; half of it still means a spinning process, whatever
+        # else the machine runs (scenarios run side by side).
+        assert ticks > 100, f"{ticks} ticks: the old configuration did not spin"
         with pytest.raises(psycopg.OperationalError):
             connect("pgbouncer", connect_timeout=3).close()
     finally:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One stage of `make test`: run a command, keep its whole output in .cache/test-logs/NAME.log
+# (and show it as it runs), and when it fails end with a summary that a cut log still shows:
+# the stage, the failing tests' FAILED lines, the first error lines, and where the log is.
+#   scripts/stage.sh NAME COMMAND [ARG...]
+set -uo pipefail
+name=$1
+shift
+logs=${POOLKIT_TEST_LOGS:-.cache/test-logs}
+mkdir -p "$logs"
+log="$logs/$name.log"
+"$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+if [ "$rc" -ne 0 ]; then
+  {
+    echo
+    echo "==> make test FAILED in stage '$name' (exit $rc); its whole output: $log"
+    failed=$(grep -E '^(FAILED|ERROR) [^ ]+::' "$log" | sort -u | head -n 25)
+    if [ -n "$failed" ]; then
+      echo "$failed" | sed 's/^/    /'
+    fi
+    echo "    first errors:"
+    grep -E '^E +[^ ]|fatal: \[|\[ERROR\]|^ERROR|CRITICAL|Error:|error:' "$log" | head -n 8 \
+      | cut -c1-300 | sed 's/^/      /'
+    echo "==> make test FAILED in stage '$name'"
+  } >&2
+fi
+exit "$rc"
