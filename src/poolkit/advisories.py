@@ -44,7 +44,7 @@ Settings = Mapping[str, str]
 # ------------------------------------------------------------------------- versions
 
 
-def _upstream(text: str) -> tuple[int, ...]:
+def release_of(text: str) -> tuple[int, ...]:
     """(1, 24, 1) from "1.24.1", "1.24.1-1+deb13u2", "1:4.6.1-2", "4.6.1 (kiyoshigahama)"."""
     match = re.match(r"\s*(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?", str(text))
     if not match:
@@ -509,7 +509,7 @@ class Assessment:
 
 
 def _in_range(version: tuple[int, ...], advisory: Advisory) -> bool:
-    return any(_upstream(lo) <= version < _upstream(hi) for lo, hi in advisory.affected)
+    return any(release_of(lo) <= version < release_of(hi) for lo, hi in advisory.affected)
 
 
 def _backported(advisory: Advisory, package_version: str | None) -> str | None:
@@ -517,7 +517,7 @@ def _backported(advisory: Advisory, package_version: str | None) -> str | None:
     if not package_version or "-" not in package_version:
         return None
     for fixed in advisory.debian_fixed:
-        same_release = _upstream(fixed) == _upstream(package_version)
+        same_release = release_of(fixed) == release_of(package_version)
         if same_release and debian_compare(package_version, fixed) >= 0:
             return fixed
     return None
@@ -541,7 +541,7 @@ def assess(
     """
     if product not in PRODUCTS:
         raise PoolkitError(f"product {product!r}: expected one of {', '.join(PRODUCTS)}")
-    release = _upstream(version)
+    release = release_of(version)
     package = package_version or (str(version) if "-" in str(version) else None)
     accepted = {str(item).strip().upper() for item in accepted}
     results: list[Assessment] = []
@@ -568,9 +568,10 @@ def assess(
     return results
 
 
-def unknown_accepted(product: str, accepted: Iterable[str]) -> list[str]:
-    """The accepted ids that are not advisories of `product` (a typo must not pass)."""
-    known = {adv.id for adv in ADVISORIES if adv.product == product}
+def unknown_accepted(product: str | None, accepted: Iterable[str]) -> list[str]:
+    """The accepted ids that are not advisories of `product` (of any product with None):
+    a typo must not pass."""
+    known = {adv.id for adv in ADVISORIES if product is None or adv.product == product}
     return [item for item in accepted if str(item).strip().upper() not in known]
 
 

@@ -32,7 +32,8 @@ Findings and their severity (exit code 0 ok, 1 warning, 2 critical):
 * **advisories** (SHOW VERSION / SHOW POOL_VERSION with SHOW CONFIG / PGPOOL SHOW ALL): a
   warning per advisory of `poolkit.advisories` the running release is vulnerable to with the
   settings it runs, unless accepted (``--accept-advisory``). The console shows the release,
-  not the package: where a Debian package carries the fix, the advice names it. Hba rules
+  not the package: a fix Debian backported into the running release is named in the summary,
+  not warned about. Hba rules
   are not visible, so advisories that need a pool_hba.conf rule count as not exploitable.
 """
 
@@ -382,7 +383,7 @@ def advisory_report(
     The console shows the release, not the package: an advisory that a Debian package of
     this very release fixes (1.24.1-1+deb13u2 for PgBouncer 1.24.1) is named in the summary
     as fixed there, not raised as a warning (the roles' preflight checks the package)."""
-    release_tuple = advisories._upstream(version)
+    release_tuple = advisories.release_of(version)
     release = ".".join(str(part) for part in release_tuple)
     name = advisories.PRODUCTS[product]
     exposed, packaged = [], []
@@ -391,7 +392,7 @@ def advisory_report(
         backport = [
             fixed
             for fixed in result.advisory.debian_fixed
-            if advisories._upstream(fixed) == release_tuple
+            if advisories.release_of(fixed) == release_tuple
         ]
         if result.state == advisories.ACCEPTED:
             accepted_ids.append(result.advisory.id)

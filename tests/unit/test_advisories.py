@@ -236,3 +236,11 @@ def test_status_counts_debian_backports_of_the_running_release_as_fixed():
     (summary,) = report.summaries
     assert "accepted: CVE-2026-6669" in summary
     assert "CVE-2026-6667 (Debian 1.24.1-1+deb13u2)" in summary
+
+
+def test_status_refuses_an_accepted_id_that_is_no_advisory(capsys):
+    from poolkit.cli import main
+
+    code = main(["status", "--pgbouncer", "host=127.0.0.1", "--accept-advisory", "CVE-2026-1"])
+    assert code != 0
+    assert "--accept-advisory CVE-2026-1: not an advisory poolkit knows" in capsys.readouterr().err

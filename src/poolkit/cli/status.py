@@ -102,15 +102,9 @@ def run(args) -> int:
         frontend_warning=args.frontend_warning,
     )
     report = Report(checked_at=datetime.now(UTC).replace(microsecond=0))
-    for kind in ("pgbouncer", "pgpool"):
-        unknown = advisories.unknown_accepted(kind, args.accept_advisory)
-        known_elsewhere = advisories.unknown_accepted(
-            "pgpool" if kind == "pgbouncer" else "pgbouncer", args.accept_advisory
-        )
-        bad = sorted(set(unknown) & set(known_elsewhere))
-        if bad:
-            ids = ", ".join(a.id for a in advisories.ADVISORIES)
-            raise PoolkitError(f"--accept-advisory {bad[0]}: not an advisory poolkit knows ({ids})")
+    for unknown in advisories.unknown_accepted(None, args.accept_advisory):
+        ids = ", ".join(a.id for a in advisories.ADVISORIES)
+        raise PoolkitError(f"--accept-advisory {unknown}: not an advisory poolkit knows ({ids})")
     for conninfo in args.pgbouncer:
         _check(
             report, "pgbouncer", conninfo, args.connect_timeout, thresholds, args.accept_advisory
