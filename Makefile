@@ -10,9 +10,11 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 export ANSIBLE_NOCOLOR ?= 1
 
-# Molecule scenarios run by `make test` (molecule/<name>/); override to run a subset:
-#   make molecule SCENARIOS=postgresql
-SCENARIOS ?= postgresql pgbouncer pgpool security
+# Molecule scenarios run by `make test` (molecule/<name>/), in lanes: the scenarios of a lane
+# run one after another, the lanes side by side (scripts/lanes.sh). Run a subset in one lane:
+#   make molecule SCENARIOS="postgresql security"
+LANES ?= "pgbouncer" "postgresql ha security pgpool"
+SCENARIOS ?=
 
 .PHONY: help setup demo lab deploy test lint unit smoke molecule clean
 
@@ -56,11 +58,8 @@ smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, dow
 	@echo "==> pytest tests/compose (docker-compose.yml as project poolkit-smoke)"
 	@$(STAGE) compose pytest tests/compose
 
-molecule: ## Molecule scenarios: create, converge, idempotence, verify, destroy
-	@for scenario in $(SCENARIOS); do \
-	  echo "==> molecule test -s $$scenario"; \
-	  $(STAGE) molecule-$$scenario molecule test -s $$scenario || exit 1; \
-	done
+molecule: ## Molecule scenarios (create, converge, idempotence, verify, destroy) in lanes
+	@scripts/lanes.sh $(if $(SCENARIOS),"$(SCENARIOS)",$(LANES))
 
 clean: ## Remove the lab containers and network, molecule and smoke-test leftovers
 	@if ! docker info >/dev/null 2>&1; then echo "==> Nothing to clean: no Docker Engine answers"; exit 0; fi; \

@@ -167,6 +167,41 @@ _value:
   elements: list
 """,
     },
+    "poolkit_pgbouncer_followed": {
+        "DOCUMENTATION": r"""
+name: poolkit_pgbouncer_followed
+short_description: The followed databases' settings, for poolkit follow
+version_added: 0.2.0
+author: poolkit
+description:
+  - The entries of C(pgbouncer_databases) with C(follow=leader), as a mapping of name to
+    settings, each one's [databases] line without the address. C(poolkit follow) writes them into
+    the include file with C(host) and C(port) of the Patroni cluster's running leader.
+  - Same checks and sizing merge as C(poolkit_pgbouncer_databases); a followed entry with
+    C(host) or C(port) is an error.
+options:
+  _input:
+    description: C(pgbouncer_databases).
+    type: list
+    elements: dict
+    required: true
+  version:
+    description: The installed PgBouncer version.
+    type: str
+    required: true
+  sizing:
+    description: What C(poolkit_size) returns, or none.
+    type: dict
+""",
+        "EXAMPLES": r"""
+followed: "{{ pgbouncer_databases | poolkit_pgbouncer_followed('1.24.1') }}"
+""",
+        "RETURN": r"""
+_value:
+  description: Name to settings of the followed databases.
+  type: dict
+""",
+    },
     "poolkit_pgbouncer_users": {
         "DOCUMENTATION": r"""
 name: poolkit_pgbouncer_users
@@ -457,6 +492,11 @@ def poolkit_pgbouncer_databases(databases, version, sizing=None):
     return _call(pgbouncer.databases_section, databases, version, sizing)
 
 
+def poolkit_pgbouncer_followed(databases, version, sizing=None):
+    """``{name: settings}`` of the databases that follow the Patroni leader."""
+    return _call(pgbouncer.followed_databases, databases, version, sizing)
+
+
 def poolkit_pgbouncer_users(users, version, sizing=None):
     """The [users] ``[name, settings]`` pairs (the sizing's per-user pools included)."""
     return _call(pgbouncer.users_section, users, version, sizing)
@@ -505,6 +545,7 @@ class FilterModule:
             "poolkit_pgbouncer_settings": poolkit_pgbouncer_settings,
             "poolkit_pgbouncer_databases": poolkit_pgbouncer_databases,
             "poolkit_pgbouncer_users": poolkit_pgbouncer_users,
+            "poolkit_pgbouncer_followed": poolkit_pgbouncer_followed,
             "poolkit_pgbouncer_check": poolkit_pgbouncer_check,
             "poolkit_pgbouncer_server_connections": poolkit_pgbouncer_server_connections,
             "poolkit_pgbouncer_nofile": poolkit_pgbouncer_nofile,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One stage of `make test`: run a command, keep its whole output in .cache/test-logs/NAME.log
-# (and show it as it runs), and when it fails end with a summary that a cut log still shows:
-# the stage, the failing tests' FAILED lines, the first error lines, and where the log is.
+# (and show it as it runs, unless POOLKIT_STAGE_QUIET=1: stages running side by side), say
+# how long it took, and when it fails end with a summary that a cut log still shows: the
+# stage, the failing tests' FAILED lines, the first error lines, and where the log is.
 #   scripts/stage.sh NAME COMMAND [ARG...]
 set -uo pipefail
 name=$1
@@ -9,12 +10,22 @@ shift
 logs=${POOLKIT_TEST_LOGS:-.cache/test-logs}
 mkdir -p "$logs"
 log="$logs/$name.log"
-"$@" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-if [ "$rc" -ne 0 ]; then
+start=$SECONDS
+if [ "${POOLKIT_STAGE_QUIET:-0}" = 1 ]; then
+  "$@" >"$log" 2>&1
+  rc=$?
+else
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+fi
+took=$((SECONDS - start))
+took=$(printf '%dm%02ds' $((took / 60)) $((took % 60)))
+if [ "$rc" -eq 0 ]; then
+  echo "==> stage '$name' passed in $took"
+else
   {
     echo
-    echo "==> make test FAILED in stage '$name' (exit $rc); its whole output: $log"
+    echo "==> make test FAILED in stage '$name' (exit $rc, after $took); its whole output: $log"
     failed=$(grep -E '^(FAILED|ERROR) [^ ]+::' "$log" | sort -u | head -n 25)
     if [ -n "$failed" ]; then
       echo "$failed" | sed 's/^/    /'

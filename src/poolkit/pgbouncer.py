@@ -666,6 +666,42 @@ class _Entry:
     label: str
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    follow: str = ""
+
+
+#: Where a ``follow`` database entry gets its address: ``leader`` is the Patroni cluster's
+#: running leader (``pgbouncer_patroni_endpoints``; `poolkit follow`, docs/ha.md).
+FOLLOW_CHOICES = ("leader",)
+
+
+def _split_followed(databases: Any, problems: list[str]) -> tuple[Any, dict[str, str]]:
+    """`databases` without their ``follow`` keys, and ``{name: follow}`` of the entries
+    that had one. A followed entry's address comes from the cluster: host or port with it
+    is an error."""
+    if isinstance(databases, (str, Mapping)) or not isinstance(databases, Sequence):
+        return databases, {}
+    items: list[Any] = []
+    followed: dict[str, str] = {}
+    for index, item in enumerate(databases):
+        if isinstance(item, Mapping) and "follow" in item:
+            where = f"pgbouncer_databases[{index}] ({item.get('name')})"
+            follow = item["follow"]
+            if follow not in FOLLOW_CHOICES:
+                problems.append(
+                    f"{where}.follow: expected {' or '.join(FOLLOW_CHOICES)} (the Patroni "
+                    f"cluster's running leader, from pgbouncer_patroni_endpoints), got {follow!r}"
+                )
+            for key in ("host", "port"):
+                if key in item:
+                    problems.append(
+                        f"{where}: both {key} and follow are set; a followed database's address"
+                        f" comes from the Patroni cluster, so remove {key} (or follow, for a"
+                        " fixed server)"
+                    )
+            item = {k: v for k, v in item.items() if k != "follow"}
+            followed[str(item.get("name"))] = str(follow)
+        items.append(item)
+    return items, followed
 
 
 def _sizing_databases(sizing: Any, problems: list[str]) -> dict[str, Mapping[str, Any]]:
@@ -817,12 +853,20 @@ def _databases(
     *,
     require_host: bool = True,
 ) -> list[_Entry]:
-    """Parsed pgbouncer_databases entries with the sizing merged in."""
+    """Parsed pgbouncer_databases entries with the sizing merged in; a followed entry
+    (``follow``) has no address of its own and its `_Entry.follow` set."""
     sized = _sizing_databases(sizing, problems)
+    databases, followed = _split_followed(databases, problems)
 
     def finish(entry: _Entry) -> None:
         _convert(entry, _DATABASE_INTEGERS, problems)
-        if require_host and "host" not in entry.values and "host" not in entry.sources:
+        entry.follow = followed.get(entry.name, "")
+        if (
+            require_host
+            and not entry.follow
+            and "host" not in entry.values
+            and "host" not in entry.sources
+        ):
             problems.append(
                 f"{entry.label}: host is missing; set it to the PostgreSQL server's address"
             )
@@ -877,7 +921,28 @@ def databases_section(
     problems: list[str] = []
     entries = _databases(databases, ver, text, sizing, problems)
     _raise(problems)
-    return [_line(entry, DATABASE_KEYS, _DATABASE_INI_NAMES) for entry in entries]
+    return [
+        _line(entry, DATABASE_KEYS, _DATABASE_INI_NAMES) for entry in entries if not entry.follow
+    ]
+
+
+def followed_databases(
+    databases: Sequence[Mapping[str, Any]],
+    version: str,
+    sizing: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """``{name: settings}`` of the entries with ``follow``: their [databases] line without
+    the address, which `poolkit follow` prepends (``host=<leader> port=<its port>``) in
+    the include file. Same checks and sizing merge as `databases_section`."""
+    ver, text = _supported(version)
+    problems: list[str] = []
+    entries = _databases(databases, ver, text, sizing, problems)
+    _raise(problems)
+    return {
+        entry.name: _line(entry, DATABASE_KEYS, _DATABASE_INI_NAMES)[1]
+        for entry in entries
+        if entry.follow
+    }
 
 
 def _sizing_users(sizing: Any, problems: list[str]) -> dict[str, Mapping[str, Any]]:
@@ -1050,6 +1115,31 @@ def server_connections_per_process(
     entries = _databases(databases, None, "", sizing, problems, require_host=False)
     _raise(problems)
     return _capacity(_pools(entries, default, reserve, 0, 0))
+
+
+def _follow_problems(config: Mapping[str, Any], entries: list[_Entry], problems: list[str]):
+    """Followed databases need the Patroni cluster's REST API endpoints, and each endpoint
+    must be an http(s) URL."""
+    endpoints = config.get("patroni_endpoints") or []
+    if isinstance(endpoints, str) or not isinstance(endpoints, Sequence):
+        problems.append(
+            "pgbouncer_patroni_endpoints: expected a list of Patroni REST API URLs "
+            f"(https://host:8008), got {_type_name(endpoints)}"
+        )
+        return
+    for index, endpoint in enumerate(endpoints):
+        if not isinstance(endpoint, str) or not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
+            problems.append(
+                f"pgbouncer_patroni_endpoints[{index}]: {endpoint!r} is not a Patroni REST API "
+                "URL; write https://host:8008 (scheme, host and port, no path)"
+            )
+    followers = [entry.label for entry in entries if entry.follow]
+    if followers and not endpoints:
+        problems.append(
+            f"pgbouncer_patroni_endpoints: empty, but {', '.join(followers)} follow the "
+            "Patroni leader; list the REST API URL of every cluster member "
+            "(https://host:8008)"
+        )
 
 
 def nofile(max_client_conn: int, server_connections: int) -> int:
@@ -1445,6 +1535,7 @@ def check(config: Mapping[str, Any]) -> None:
     _auth_problems(config, entries, problems)
     _tls_problems(config, problems)
     _exporter_problems(config, problems)
+    _follow_problems(config, entries, problems)
     _raise(problems)
 
 

@@ -51,7 +51,7 @@ class _Vaulted:
         return self._plaintext
 
 
-def test_filter_module_exposes_the_nine_filters():
+def test_filter_module_exposes_the_ten_filters():
     assert set(FILTERS) == {
         "poolkit_pgbouncer_version",
         "poolkit_pgbouncer_settings",
@@ -62,6 +62,7 @@ def test_filter_module_exposes_the_nine_filters():
         "poolkit_pgbouncer_nofile",
         "poolkit_pgbouncer_restart_keys",
         "poolkit_pgbouncer_hardened",
+        "poolkit_pgbouncer_followed",
     }
 
 

@@ -12,12 +12,21 @@ import sys
 from poolkit import PoolkitError, __version__
 from poolkit.cli import alerts as alerts_cmd
 from poolkit.cli import dashboard as dashboard_cmd
+from poolkit.cli import follow as follow_cmd
 from poolkit.cli import hash as hash_cmd
 from poolkit.cli import pgpool_exporter as pgpool_exporter_cmd
 from poolkit.cli import size as size_cmd
 from poolkit.cli import status as status_cmd
 
-SUBCOMMANDS = (size_cmd, hash_cmd, status_cmd, alerts_cmd, dashboard_cmd, pgpool_exporter_cmd)
+SUBCOMMANDS = (
+    size_cmd,
+    hash_cmd,
+    status_cmd,
+    alerts_cmd,
+    dashboard_cmd,
+    pgpool_exporter_cmd,
+    follow_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

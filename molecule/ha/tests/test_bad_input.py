@@ -1,0 +1,55 @@
+"""Bad follow input fails before the pooler host changes (its PgBouncer and follower files
+and PIDs identical before and after), with a message that names the variable."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import POOLER
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from converge import converge
+
+CASES = [
+    ("no-endpoints", {"pgbouncer_patroni_endpoints": []}, "pgbouncer_patroni_endpoints: empty"),
+    (
+        "endpoint-not-a-url",
+        {"pgbouncer_patroni_endpoints": ["ha-pg1-trixie:8008"]},
+        "pgbouncer_patroni_endpoints[0]",
+    ),
+    (
+        "host-and-follow",
+        {"pgbouncer_databases": [{"name": "app", "follow": "leader", "host": "ha-pg1-trixie"}]},
+        "pgbouncer_databases[0] (app): both host and follow",
+    ),
+    (
+        "follow-unknown",
+        {"pgbouncer_databases": [{"name": "app", "follow": "primary"}]},
+        "pgbouncer_databases[0] (app).follow",
+    ),
+]
+
+
+def snapshot(pooler) -> str:
+    return pooler.run(
+        "sha256sum /etc/pgbouncer/* /etc/poolkit/pgbouncer-follow.json"
+        " /etc/systemd/system/poolkit-pgbouncer-follow.service;"
+        " systemctl show -p MainPID --value pgbouncer@1 poolkit-pgbouncer-follow"
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"), [pytest.param(e, m, id=case) for case, e, m in CASES]
+)
+def test_bad_follow_input_fails_before_any_change(pooler, extra, message):
+    before = snapshot(pooler)
+    run = converge(POOLER, json.dumps(extra))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-3000:]
+    failure = output[re.search(r"(fatal: |\[ERROR\]|ERROR!)", output).start() :]
+    assert message in failure, failure[:3000]
+    assert snapshot(pooler) == before

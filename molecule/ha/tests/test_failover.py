@@ -1,0 +1,108 @@
+"""An unplanned failover: the leader's node dies at once (docker kill: PostgreSQL, Patroni and
+etcd with it). Patroni promotes a replica after the leader lock's ttl; PgBouncer follows with
+no human step; after the switch no write fails as read-only; the old node comes back as a
+replica and PgBouncer does not go back to it."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import psycopg
+from conftest import MEMBERS, api
+from test_follow import points_at
+
+
+class Writer(threading.Thread):
+    """One client writing through PgBouncer in a loop, reconnecting after an error; each
+    attempt is recorded as (time it ended, error or "")."""
+
+    def __init__(self, bouncer):
+        super().__init__(daemon=True)
+        self.bouncer = bouncer
+        self.results: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = self.bouncer(connect_timeout=2)
+                conn.execute("INSERT INTO follow_probe DEFAULT VALUES")
+                self.results.append((time.monotonic(), ""))
+            except psycopg.Error as exc:
+                self.results.append((time.monotonic(), str(exc).splitlines()[0]))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.05)
+            time.sleep(0.02)
+
+
+def new_leader(members, old, deadline):
+    while time.monotonic() < deadline:
+        for name, host in members.items():
+            if name == old:
+                continue
+            status, state = api(host, "/cluster")
+            if status != 200:
+                continue
+            for member in state["members"]:
+                if (
+                    member["role"] == "leader"
+                    and member["state"] == "running"
+                    and member["name"] != old
+                ):
+                    return member["name"], time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError(f"no member took over from {old}")
+
+
+def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_replica(
+    leader, members, pooler, bouncer, wait_healthy
+):
+    old, _ = leader
+    with bouncer() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS follow_probe (at timestamptz DEFAULT now())")
+    writer = Writer(bouncer)
+    writer.start()
+    time.sleep(2)
+    killed = time.monotonic()
+    subprocess.run(["docker", "kill", old], check=True, capture_output=True)
+    survivors = {n: h for n, h in members.items() if n != old}
+    try:
+        name, promoted = new_leader(survivors, old, time.monotonic() + 90)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not [
+            t for t, err in writer.results if t > promoted and not err
+        ]:
+            time.sleep(0.1)
+        time.sleep(3)
+    finally:
+        writer.stop.set()
+        writer.join(10)
+        # The node comes back whatever happened: the other tests need three members.
+        subprocess.run(["docker", "start", old], check=True, capture_output=True)
+    first_commit = min((t for t, err in writer.results if t > promoted and not err), default=None)
+    errors = [(t, err) for t, err in writer.results if err]
+    read_only_after = [
+        err for t, err in errors if first_commit and t > first_commit and "read-only" in err
+    ]
+    print(
+        f"\nfailover {old} -> {name}: Patroni reported the new leader {promoted - killed:.1f} s "
+        f"after the kill (ttl 10 s); first commit through PgBouncer "
+        f"{(first_commit - promoted) if first_commit else float('nan'):.1f} s after that; "
+        f"{len(errors)} failed writes, all before the switch: {not read_only_after}"
+    )
+    assert first_commit is not None, "no commit through PgBouncer after the failover"
+    assert first_commit - promoted < 5
+    assert read_only_after == []
+    assert not [err for t, err in errors if t > first_commit], "writes failed after the switch"
+    assert points_at(pooler) == name
+
+    state = wait_healthy(timeout=180)
+    assert {m["name"]: m["role"] for m in state["members"]}[old] == "replica", state
+    assert points_at(pooler) == name, "PgBouncer went back to the old leader"
+    assert set(MEMBERS) == {m["name"] for m in state["members"]}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Molecule scenarios in lanes: the scenarios of one lane run one after another, the lanes side
+# by side (their containers mostly wait on each other, and each scenario has its own
+# containers, networks and ports). Each scenario's output is in .cache/test-logs/; the
+# terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
+#   scripts/lanes.sh "pgbouncer" "postgresql security pgpool"
+set -uo pipefail
+here=$(dirname "$0")
+lane() {
+  local scenario
+  for scenario in $1; do
+    echo "==> molecule test -s $scenario (log: .cache/test-logs/molecule-$scenario.log)"
+    POOLKIT_STAGE_QUIET=1 "$here/stage.sh" "molecule-$scenario" molecule test -s "$scenario" \
+      || return 1
+  done
+}
+pids=()
+for spec in "$@"; do
+  lane "$spec" &
+  pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || rc=1
+done
+exit "$rc"

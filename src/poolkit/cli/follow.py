@@ -1,0 +1,169 @@
+"""`poolkit follow`: point PgBouncer's followed databases at the Patroni leader.
+
+Every --interval it asks each Patroni REST endpoint for GET /cluster (in parallel, each with
+--timeout), and `poolkit.follower.decide` names the target. When the target changes it
+rewrites the `[databases]` include file (a temporary file renamed over it) and reloads each
+PgBouncer unit (`systemctl reload`, SIGHUP: PgBouncer closes idle server connections to the
+old address at once and busy ones when released; new ones go to the new address). With no
+agreement it keeps the last target. Its state (target, healthy, reason, time) is in
+--state-file for `poolkit status`, and each change of state is one line on stdout (the
+journal). A restarted follower starts from the include file's target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from poolkit import PoolkitError
+from poolkit.follower import (
+    Answer,
+    Decision,
+    FollowerConfig,
+    Target,
+    decide,
+    load_config,
+    render_databases,
+    target_of_include,
+)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "follow",
+        help="point PgBouncer's databases at the Patroni leader (a long-running watcher)",
+        description=(
+            "Watch a Patroni cluster's REST API and keep PgBouncer's followed databases "
+            "pointed at the running leader: rewrite the [databases] include file and reload "
+            "PgBouncer when the leader changes; keep the last target when Patroni does not "
+            "answer or agree."
+        ),
+    )
+    parser.add_argument(
+        "--config", required=True, metavar="PATH", help="the follower's JSON configuration"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="decide and act once, then exit (for tests)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def _context(config: FollowerConfig) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=config.ca_file or None)
+
+
+def ask(endpoint: str, context: ssl.SSLContext, timeout: float) -> Answer:
+    try:
+        with urllib.request.urlopen(
+            f"{endpoint}/cluster", context=context, timeout=timeout
+        ) as response:
+            return Answer(endpoint, json.loads(response.read()))
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        return Answer(endpoint, None, str(getattr(exc, "reason", exc)))
+
+
+def write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(path)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".follow-")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)  # PgBouncer's user reads it; no secret in it
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def reload_units(units: tuple[str, ...]) -> list[str]:
+    """Reload each PgBouncer unit; the units that failed to reload."""
+    failed = []
+    for unit in units:
+        run = subprocess.run(
+            ["systemctl", "reload", unit], capture_output=True, text=True, check=False
+        )
+        if run.returncode != 0:
+            failed.append(f"{unit}: {run.stderr.strip() or run.returncode}")
+    return failed
+
+
+def act(config: FollowerConfig, target: Target) -> tuple[bool, list[str]]:
+    """Make the include file say `target` with the configured settings: write it and
+    reload the units when it differs (a new leader, changed settings, a missing file).
+    Returns (written, the units that failed to reload)."""
+    text = render_databases(config.databases, target)
+    try:
+        if Path(config.include_file).read_text() == text:
+            return False, []
+    except OSError:
+        pass
+    write_atomically(config.include_file, text)
+    return True, reload_units(config.units)
+
+
+def save_state(config: FollowerConfig, decision: Decision, since: float) -> None:
+    state = {
+        "target": str(decision.target) if decision.target else None,
+        "target_host": decision.target.host if decision.target else None,
+        "target_port": decision.target.port if decision.target else None,
+        "healthy": decision.healthy,
+        "reason": decision.reason,
+        "votes": decision.votes,
+        "checked_at": time.time(),
+        "state_since": since,
+    }
+    write_atomically(config.state_file, json.dumps(state, indent=2) + "\n")
+
+
+def run(args) -> int:
+    path = Path(args.config)
+    try:
+        config = load_config(path.read_text(), str(path))
+    except OSError as exc:
+        raise PoolkitError(f"cannot read the follower configuration {path}: {exc}") from exc
+    context = _context(config)
+    try:
+        current = target_of_include(Path(config.include_file).read_text())
+    except OSError:
+        current = None
+    print(f"following {', '.join(config.endpoints)}; starting from {current or 'no target'}")
+    last_reason, since = None, time.time()
+    with ThreadPoolExecutor(max_workers=len(config.endpoints)) as pool:
+        while True:
+            started = time.monotonic()
+            answers = list(pool.map(lambda e: ask(e, context, config.timeout), config.endpoints))
+            decision = decide(current, answers)
+            if decision.target is not None:
+                written, failed = act(config, decision.target)
+                current = decision.target
+                if written:
+                    print(
+                        f"wrote {config.include_file} ({decision.reason}); reloaded "
+                        f"{', '.join(config.units) or 'no unit'}"
+                    )
+                for failure in failed:
+                    print(f"reload failed: {failure}", file=sys.stderr)
+            reason = decision.reason if not decision.healthy else f"following {current}"
+            if reason != last_reason:
+                since = time.time()
+                if not decision.changed:
+                    print(
+                        reason
+                        if decision.healthy
+                        else f"keeping {current or 'no target'}: {reason}"
+                    )
+                last_reason = reason
+            save_state(config, decision, since)
+            sys.stdout.flush()
+            if args.once:
+                return 0 if decision.target else 1
+            time.sleep(max(0.0, config.interval - (time.monotonic() - started)))

@@ -1,0 +1,104 @@
+"""`poolkit follow --once` against a real HTTP server that answers like Patroni's /cluster."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from poolkit.cli import main
+
+CLUSTER = {"members": []}
+
+
+class Patroni(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(CLUSTER).encode()
+        self.send_response(200 if self.path == "/cluster" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def patroni():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Patroni)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def config(tmp_path, patroni):
+    def write(endpoints=None):
+        path = tmp_path / "follow.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "endpoints": endpoints or [patroni],
+                    "databases": {"app": "dbname=app pool_size=4"},
+                    "include_file": str(tmp_path / "follow.ini"),
+                    "state_file": str(tmp_path / "state.json"),
+                    "timeout": 0.5,
+                }
+            )
+        )
+        return path
+
+    return write
+
+
+def leader(name):
+    CLUSTER["members"] = [
+        {"name": name, "role": "leader", "state": "running", "host": name, "port": 5432},
+        {"name": "pg3", "role": "replica", "state": "streaming", "host": "pg3", "port": 5432},
+    ]
+
+
+def test_the_leader_lands_in_the_include_file_and_the_state(config, tmp_path):
+    leader("pg1")
+    assert main(["follow", "--config", str(config()), "--once"]) == 0
+    assert (
+        "app = host=pg1 port=5432 dbname=app pool_size=4" in (tmp_path / "follow.ini").read_text()
+    )
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert (state["target_host"], state["healthy"]) == ("pg1", True)
+
+
+def test_a_new_leader_rewrites_the_file(config, tmp_path):
+    leader("pg1")
+    main(["follow", "--config", str(config()), "--once"])
+    leader("pg2")
+    main(["follow", "--config", str(config()), "--once"])
+    assert "app = host=pg2 port=5432" in (tmp_path / "follow.ini").read_text()
+
+
+def test_an_unreachable_api_keeps_the_last_target_and_says_so(config, tmp_path, capsys):
+    leader("pg1")
+    main(["follow", "--config", str(config()), "--once"])
+    before = (tmp_path / "follow.ini").read_text()
+    assert main(["follow", "--config", str(config(["http://127.0.0.1:9"])), "--once"]) == 0
+    assert (tmp_path / "follow.ini").read_text() == before
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert (state["target_host"], state["healthy"]) == ("pg1", False)
+    assert "no Patroni endpoint answered" in state["reason"]
+    assert "keeping pg1:5432" in capsys.readouterr().out
+
+
+def test_no_leader_ever_seen_writes_no_include_file(config, tmp_path):
+    CLUSTER["members"] = []
+    assert main(["follow", "--config", str(config()), "--once"]) == 1
+    assert not (tmp_path / "follow.ini").exists()
+
+
+def test_a_bad_configuration_is_one_line_naming_the_key(tmp_path, capsys):
+    path = tmp_path / "follow.json"
+    path.write_text(json.dumps({"endpoints": []}))
+    assert main(["follow", "--config", str(path), "--once"]) == 2
+    assert "endpoints must be a non-empty list" in capsys.readouterr().err

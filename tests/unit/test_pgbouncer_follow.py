@@ -1,0 +1,62 @@
+"""poolkit.pgbouncer: databases that follow the Patroni leader (follow: leader)."""
+
+from __future__ import annotations
+
+import pytest
+
+import poolkit.pgbouncer as pgb
+from poolkit import PoolkitError
+
+FOLLOWED = {"name": "app", "follow": "leader", "dbname": "app", "pool_size": 4}
+FIXED = {"name": "reports", "host": "10.0.0.6", "dbname": "reports"}
+ENDPOINTS = ["https://pg1:8008", "https://pg2:8008", "https://pg3:8008"]
+
+
+def test_a_followed_database_is_not_in_the_fixed_section():
+    assert pgb.databases_section([FOLLOWED, FIXED], "1.24.1") == [
+        ["reports", "host=10.0.0.6 dbname=reports"]
+    ]
+
+
+def test_a_followed_database_keeps_its_settings_without_an_address():
+    assert pgb.followed_databases([FOLLOWED, FIXED], "1.24.1") == {"app": "dbname=app pool_size=4"}
+
+
+def test_the_sizing_reaches_a_followed_database():
+    sizing = {"pgbouncer": {"databases": [{"database": "app", "pool_size": 9}]}}
+    entry = {"name": "app", "follow": "leader", "dbname": "app"}
+    assert "pool_size=9" in pgb.followed_databases([entry], "1.24.1", sizing)["app"]
+
+
+@pytest.mark.parametrize("key", ["host", "port"])
+def test_an_address_and_follow_together_are_refused(key):
+    with pytest.raises(
+        PoolkitError, match=rf"pgbouncer_databases\[0\] \(app\): both {key} and follow"
+    ):
+        pgb.databases_section([{**FOLLOWED, key: "10.0.0.5" if key == "host" else 5432}], "1.24.1")
+
+
+def test_an_unknown_follow_value_is_refused():
+    with pytest.raises(PoolkitError, match=r"\.follow: expected leader"):
+        pgb.followed_databases([{**FOLLOWED, "follow": "primary"}], "1.24.1")
+
+
+def test_followed_databases_need_endpoints(monkeypatch):
+    problems: list[str] = []
+    entries = pgb._databases([FOLLOWED], None, "", None, problems)
+    pgb._follow_problems({"patroni_endpoints": []}, entries, problems)
+    assert any(p.startswith("pgbouncer_patroni_endpoints: empty") for p in problems)
+
+
+@pytest.mark.parametrize("endpoint", ["pg1:8008", "https://pg1:8008/cluster", ""])
+def test_an_endpoint_that_is_not_a_url_is_named(endpoint):
+    problems: list[str] = []
+    pgb._follow_problems({"patroni_endpoints": [endpoint]}, [], problems)
+    assert problems and problems[0].startswith("pgbouncer_patroni_endpoints[0]")
+
+
+def test_urls_for_every_member_pass():
+    problems: list[str] = []
+    entries = pgb._databases([FOLLOWED], None, "", None, problems)
+    pgb._follow_problems({"patroni_endpoints": ENDPOINTS}, entries, problems)
+    assert problems == []
