@@ -111,8 +111,14 @@ def test_prometheus_loaded_every_generated_rule(prometheus, rendered):
 def test_every_dashboard_query_returns_data(prometheus, rendered):
     _, board = rendered
     queries = dashboard_queries(board)
-    empty = wait_for(lambda: [q for q in queries if not query(q)], 30) or []
-    empty = [q for q in queries if not query(q)]
+
+    def without_data() -> list[str]:
+        return [q for q in queries if not query(q)]
+
+    # Rates need a few scrapes: wait (up to 30 s) until every query has data, then look once
+    # more so the assertion reads a fresh answer.
+    wait_for(lambda: not without_data(), 30)
+    empty = without_data()
     print(f"\n{len(queries)} dashboard queries, {len(queries) - len(empty)} with data")
     assert queries and not empty, empty
 
