@@ -102,3 +102,14 @@ def test_a_bad_configuration_is_one_line_naming_the_key(tmp_path, capsys):
     path.write_text(json.dumps({"endpoints": []}))
     assert main(["follow", "--config", str(path), "--once"]) == 2
     assert "endpoints must be a non-empty list" in capsys.readouterr().err
+
+
+def test_a_unit_that_does_not_reload_is_reported_not_claimed(config, tmp_path, capsys):
+    leader("pg1")
+    path = config()
+    settings = json.loads(path.read_text())
+    path.write_text(json.dumps({**settings, "units": ["poolkit-no-such-unit.service"]}))
+    assert main(["follow", "--config", str(path), "--once"]) == 0
+    captured = capsys.readouterr()
+    assert "reloaded no unit" in captured.out
+    assert "reload failed: poolkit-no-such-unit.service" in captured.err

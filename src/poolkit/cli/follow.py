@@ -88,9 +88,13 @@ def reload_units(units: tuple[str, ...]) -> list[str]:
     """Reload each PgBouncer unit; the units that failed to reload."""
     failed = []
     for unit in units:
-        run = subprocess.run(
-            ["systemctl", "reload", unit], capture_output=True, text=True, check=False
-        )
+        try:
+            run = subprocess.run(
+                ["systemctl", "reload", unit], capture_output=True, text=True, check=False
+            )
+        except OSError as exc:
+            failed.append(f"{unit}: {exc}")
+            continue
         if run.returncode != 0:
             failed.append(f"{unit}: {run.stderr.strip() or run.returncode}")
     return failed
@@ -146,9 +150,11 @@ def run(args) -> int:
                 written, failed = act(config, decision.target)
                 current = decision.target
                 if written:
+                    names = {failure.split(":", 1)[0] for failure in failed}
+                    reloaded = [unit for unit in config.units if unit not in names]
                     print(
                         f"wrote {config.include_file} ({decision.reason}); reloaded "
-                        f"{', '.join(config.units) or 'no unit'}"
+                        f"{', '.join(reloaded) or 'no unit'}"
                     )
                 for failure in failed:
                     print(f"reload failed: {failure}", file=sys.stderr)
