@@ -54,7 +54,8 @@ def test_pool_passwd_entries_are_aes(host):
 
 
 def test_scram_login_through_pgpool(pgpool):
-    with pgpool() as conn:
+    # libpq refuses any other method (md5, password, trust): the login is SCRAM.
+    with pgpool(require_auth="scram-sha-256") as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == "app"
 
 
