@@ -144,18 +144,18 @@ def pooler():
 
 @pytest.fixture
 def bouncer(pooler):
-    """Connect through the pooler's PgBouncer as app (autocommit)."""
+    """Connect through the pooler's PgBouncer as app (autocommit unless told)."""
     port = pooler.ansible.get_variables()["test_bouncer_port"]
 
     def connect(**kwargs):
         kwargs.setdefault("connect_timeout", 10)
+        kwargs.setdefault("autocommit", True)
         return psycopg.connect(
             host="127.0.0.1",
             port=port,
             dbname="app",
             user="app",
             password=PASSWORDS["app"],
-            autocommit=True,
             **kwargs,
         )
 

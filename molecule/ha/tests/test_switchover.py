@@ -1,0 +1,122 @@
+"""playbooks/switchover.yml: a planned switchover under load with PgBouncer paused around it
+loses and fails no transaction; a candidate that is not a member is refused before any
+change; a pause that outlasts pgbouncer_pause_limit is undone by the host itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from conftest import FOLLOW_INCLUDE, MEMBERS, PASSWORDS, POOLER
+from test_follow import points_at
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from converge import run_playbook
+from load import Load
+
+SWITCHOVER = Path("playbooks/switchover.yml")
+MAINTENANCE = Path("playbooks/maintenance.yml")
+
+
+def paused(pooler) -> dict[str, str]:
+    """SHOW DATABASES of process 1: {database: paused flag}."""
+    run = pooler.run(
+        "runuser -u postgres -- psql -X -A -F '|' -h /run/pgbouncer/1 -p 6432 -U pgbouncer"
+        " -d pgbouncer -c 'SHOW DATABASES'"
+    )
+    assert run.rc == 0, run.stderr
+    header, *rows = [line.split("|") for line in run.stdout.splitlines() if "|" in line]
+    column = header.index("paused")
+    return {row[0]: row[column] for row in rows}
+
+
+def direct(hostvars_of, name: str):
+    """A connection straight to member `name`'s PostgreSQL as app (TLS, SCRAM)."""
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=hostvars_of(name)["test_pg_port"],
+        dbname="app",
+        user="app",
+        password=PASSWORDS["app"],
+        sslmode="require",
+        connect_timeout=10,
+    )
+
+
+def test_a_switchover_under_load_fails_and_loses_no_transaction(
+    leader, pooler, bouncer, members, wait_healthy, sql, hostvars_of
+):
+    old, _ = leader
+    with Load(lambda: bouncer(autocommit=False), clients=20) as load:
+        load.wait_for(200)
+        started = time.monotonic()
+        run = run_playbook(SWITCHOVER, POOLER)
+        took = time.monotonic() - started
+        load.wait_for(load.committed() + 200)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    state = wait_healthy()
+    new = next(m["name"] for m in state["members"] if m["role"] == "leader")
+    with direct(hostvars_of, new) as conn:
+        report = load.verify(conn)
+    pause = re.search(r"paused for ([0-9.]+) s", output)
+    print(
+        f"\nswitchover.yml {old} -> {new} under 20 clients: playbook {took:.1f} s, PgBouncer"
+        f" paused {pause.group(1) if pause else '?'} s; {report}"
+    )
+    assert new != old
+    assert points_at(pooler) == new
+    assert (report.failures, report.in_doubt, report.lost, report.phantom) == (0, 0, [], [])
+    assert report.counter_matches
+    assert paused(pooler)["app"] == "0"
+    time.sleep(1)  # a released server connection closes at the next janitor pass
+    left = sql(
+        members[old], "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_app'"
+    )
+    assert left == [["0"]], f"{left[0][0]} server connections still on the old leader {old}"
+
+
+def test_a_candidate_that_is_not_a_member_is_refused_before_any_change(leader, pooler):
+    old, _ = leader
+    before = pooler.file(FOLLOW_INCLUDE).content_string
+    run = run_playbook(SWITCHOVER, POOLER, json.dumps({"switchover_candidate": "pg9"}))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-3000:]
+    assert "switchover_candidate: 'pg9' is not a member of the Patroni cluster" in output
+    assert all(name in output for name in MEMBERS), output[-3000:]
+    assert "PAUSE" not in output.split("is not a member", 1)[1]
+    assert pooler.file(FOLLOW_INCLUDE).content_string == before
+    assert points_at(pooler) == old
+    assert paused(pooler)["app"] == "0"
+    timers = pooler.run("systemctl list-timers --all --no-legend 'poolkit-pgbouncer-resume-*'")
+    assert timers.stdout.strip() == ""
+
+
+def test_a_pause_that_outlasts_its_limit_is_undone_by_the_host(leader, pooler, bouncer):
+    run = run_playbook(
+        MAINTENANCE,
+        POOLER,
+        json.dumps(
+            {
+                "maintenance_action": "pause",
+                "pgbouncer_pause_followed": True,
+                "pgbouncer_pause_timeout": 2,
+                "pgbouncer_pause_limit": 4,
+            }
+        ),
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    try:
+        assert paused(pooler)["app"] == "1"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and paused(pooler)["app"] != "0":
+            time.sleep(0.5)
+        assert paused(pooler)["app"] == "0", "still paused after pgbouncer_pause_limit"
+        with bouncer() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        run_playbook(MAINTENANCE, POOLER, json.dumps({"maintenance_action": "resume"}))
