@@ -61,7 +61,7 @@ options:
 EXAMPLES = r"""
 - name: Refuse a vulnerable PgBouncer
   ansible.builtin.set_fact:
-    pgbouncer_advisories: >-
+    advisories: >-
       {{ settings_pairs | poolkit_advisories('pgbouncer', '1.24.1',
          accepted=pgbouncer_accepted_advisories, package_version='1.24.1-1+deb13u2') }}
 """

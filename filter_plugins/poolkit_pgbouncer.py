@@ -9,7 +9,7 @@ DOCUMENTATION / EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per fi
 Inputs are copied into plain Python data first: AnsibleUnsafeText and other ``str``
 subclasses become ``str``, mappings ``dict``, lists and tuples ``list``, vaulted values
 their plaintext. Whole-number settings accept numeric strings such as ``"20"`` (what a
-templated default like ``"{{ pooler_sizing.pgbouncer.default_pool_size | default(20) }}"``
+templated default like ``"{{ __pgbouncer_sized.default_pool_size | default(20) }}"``
 may give) and write them as numbers; any other string there fails naming the variable.
 A ``PoolkitError`` becomes an ``AnsibleFilterError`` with the same message.
 """
@@ -54,12 +54,12 @@ options:
         "EXAMPLES": r"""
 - name: Ask PgBouncer for its version
   ansible.builtin.command: pgbouncer --version
-  register: pgbouncer_version_output
+  register: version_output
   changed_when: false
 
 - name: Remember it
   ansible.builtin.set_fact:
-    pgbouncer_version: "{{ pgbouncer_version_output.stdout | poolkit_pgbouncer_version }}"
+    pgbouncer_version: "{{ version_output.stdout | poolkit_pgbouncer_version }}"
 """,
         "RETURN": r"""
 _value:
@@ -101,12 +101,12 @@ options:
         "EXAMPLES": r"""
 - name: Render the [pgbouncer] section
   vars:
-    pgbouncer_ini_settings: >-
+    ini_settings: >-
       {{ {'listen_port': pgbouncer_listen_port, 'pool_mode': pgbouncer_pool_mode,
           'max_prepared_statements': pgbouncer_max_prepared_statements}
          | poolkit_pgbouncer_settings(pgbouncer_version, pgbouncer_extra_settings) }}
   ansible.builtin.debug:
-    msg: "{% for pair in pgbouncer_ini_settings %}{{ pair[0] }} = {{ pair[1] }}\n{% endfor %}"
+    msg: "{% for pair in ini_settings %}{{ pair[0] }} = {{ pair[1] }}\n{% endfor %}"
 """,
         "RETURN": r"""
 _value:
@@ -147,7 +147,7 @@ options:
         + _VERSION_OPTION
         + r"""
   sizing:
-    description: The C(poolkit_size) result (C(pooler_sizing)); null or C({}) for none.
+    description: The C(poolkit_size) result (the role's C(__pgbouncer_sizing)); null or C({}) for none.
     type: dict
 """,
         "EXAMPLES": r"""
@@ -415,9 +415,9 @@ options:
         "EXAMPLES": r"""
 - name: Restart instead of reload when a setting needs it
   ansible.builtin.set_fact:
-    pgbouncer_restart_keys: >-
-      {{ (pgbouncer_ini_current.content | default('') | b64decode)
-         | poolkit_pgbouncer_restart_keys(pgbouncer_ini_settings) }}
+    restart_keys: >-
+      {{ (ini_current.content | default('') | b64decode)
+         | poolkit_pgbouncer_restart_keys(ini_settings) }}
 """,
         "RETURN": r"""
 _value:

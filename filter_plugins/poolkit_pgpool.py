@@ -54,12 +54,12 @@ options:
         "EXAMPLES": r"""
 - name: Ask Pgpool-II for its version
   ansible.builtin.command: pgpool --version
-  register: pgpool_version_output
+  register: version_output
   changed_when: false
 
 - name: Remember it
   ansible.builtin.set_fact:
-    pgpool_version: "{{ pgpool_version_output.stdout | poolkit_pgpool_version }}"
+    pgpool_version: "{{ version_output.stdout | poolkit_pgpool_version }}"
 """,
         "RETURN": r"""
 _value:
@@ -107,13 +107,13 @@ options:
         "EXAMPLES": r"""
 - name: Render the settings of pgpool.conf
   vars:
-    pgpool_conf_settings: >-
+    conf_settings: >-
       {{ {'port': pgpool_port, 'num_init_children': pgpool_num_init_children,
           'max_pool': pgpool_max_pool,
           'unix_socket_directories': pgpool_unix_socket_directories}
          | poolkit_pgpool_settings(pgpool_version, pgpool_extra_settings) }}
   ansible.builtin.debug:
-    msg: "{% for pair in pgpool_conf_settings %}{{ pair[0] }} = {{ pair[1] }}\n{% endfor %}"
+    msg: "{% for pair in conf_settings %}{{ pair[0] }} = {{ pair[1] }}\n{% endfor %}"
 """,
         "RETURN": r"""
 _value:
@@ -212,7 +212,7 @@ options:
             'reserved_connections': pgpool_reserved_connections,
             'nodes': pgpool_nodes, 'query_cancel': pgpool_query_cancel,
             'backend_max_connections': pgpool_backend_max_connections,
-            'sizing': pgpool_sizing, 'backends': pgpool_backends,
+            'sizing': pgpool_topology | poolkit_size, 'backends': pgpool_backends,
             'health_check_period': pgpool_health_check_period,
             'health_check_user': pgpool_health_check_user,
             'sr_check_user': pgpool_sr_check_user, 'users': pgpool_users,
@@ -269,7 +269,7 @@ options:
     dest: /etc/pgpool2/pool_passwd
     content: >-
       {{ pgpool_users | poolkit_pgpool_passwd(
-           pgpool_passwd_current.content | default('') | b64decode,
+           passwd_current.content | default('') | b64decode,
            pgpool_pool_key, pgpool_pool_passwd_method) }}
     owner: postgres
     mode: "0600"
@@ -353,14 +353,14 @@ options:
 - name: Read the deployed pgpool.conf
   ansible.builtin.slurp:
     src: /etc/pgpool2/pgpool.conf
-  register: pgpool_conf_current
+  register: conf_current
   failed_when: false
 
 - name: Restart or reload
   ansible.builtin.set_fact:
-    pgpool_restart_keys: >-
-      {{ (pgpool_conf_current.content | default('') | b64decode)
-         | poolkit_pgpool_restart_keys(pgpool_conf_settings + pgpool_conf_backends) }}
+    restart_keys: >-
+      {{ (conf_current.content | default('') | b64decode)
+         | poolkit_pgpool_restart_keys(conf_settings + conf_backends) }}
 """,
         "RETURN": r"""
 _value:

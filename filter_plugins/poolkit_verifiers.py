@@ -10,7 +10,7 @@ Idempotent userlist.txt (same salt on re-run, so the file does not change)::
     - name: Read the current userlist
       ansible.builtin.slurp:
         src: /etc/pgbouncer/userlist.txt
-      register: pgbouncer_userlist_current
+      register: userlist_current
       failed_when: false
       no_log: true
 
@@ -19,7 +19,7 @@ Idempotent userlist.txt (same salt on re-run, so the file does not change)::
         dest: /etc/pgbouncer/userlist.txt
         content: >-
           {{ pgbouncer_users | poolkit_userlist(
-               (pgbouncer_userlist_current.content | default('')) | b64decode) }}
+               (userlist_current.content | default('')) | b64decode) }}
         mode: "0640"
       no_log: true
 """

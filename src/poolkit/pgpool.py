@@ -1171,18 +1171,18 @@ def _budget(config: Mapping[str, Any], problems: list[str]) -> _Budget | None:
         if isinstance(share, int) and not isinstance(share, bool) and share >= 0:
             return _Budget(
                 share,
-                f"pgpool_sizing budget.pgpool_share {share}, Pgpool-II's part of the "
-                "backends' connections next to PgBouncer",
+                f"pgpool_topology's sizing: budget.pgpool_share {share}, Pgpool-II's part"
+                " of the backends' connections next to PgBouncer",
             )
         problems.append(
-            "pgpool_sizing: expected the dict poolkit_size returns, with "
+            "pgpool_topology: its sizing is not the dict poolkit_size returns, with "
             "budget.pgpool_share (the topology needs a pgpool section)"
         )
         return None
     if config.get("backend_max_connections") is None:
         problems.append(
             "pgpool_backend_max_connections: not set; set it to the backends' "
-            "max_connections (or pass pgpool_sizing), so that nodes x num_init_children x "
+            "max_connections (or give pgpool_topology a pgpool section), so that nodes x num_init_children x "
             "max_pool can be checked against it"
         )
         return None
@@ -1375,6 +1375,16 @@ def _exporter_problems(config: Mapping[str, Any], problems: list[str]) -> None:
             )
 
 
+#: check() settings the role has no variable of its own for: they come from
+#: pgpool_extra_settings, and messages name them there.
+EXTRA_CHECKED = ("process_management_mode", "min_spare_children", "max_spare_children")
+
+
+def _variable(key: str) -> str:
+    """The role variable that holds check()'s `key`."""
+    return f"pgpool_extra_settings.{key}" if key in EXTRA_CHECKED else f"pgpool_{key}"
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Preflight consistency of the role's Pgpool-II variables; None when all is well.
 
@@ -1410,7 +1420,7 @@ def check(config: Mapping[str, Any]) -> None:
         problems.append(f"pgpool_version: {exc}")
 
     def number(key: str) -> int:
-        return _checked_int(config.get(key), f"pgpool_{key}", problems, DEFAULTS[key])
+        return _checked_int(config.get(key), _variable(key), problems, DEFAULTS[key])
 
     children = number("num_init_children")
     max_pool = number("max_pool")
@@ -1438,14 +1448,15 @@ def check(config: Mapping[str, Any]) -> None:
         low, high = number("min_spare_children"), number("max_spare_children")
         if high > children:
             problems.append(
-                f"pgpool_max_spare_children: {high} is above pgpool_num_init_children "
+                f"{_variable('max_spare_children')}: {high} is above pgpool_num_init_children "
                 f"{children} (measured: Pgpool-II refuses to start); lower it to at most "
                 f"{children}"
             )
         if low >= high:
             problems.append(
-                f"pgpool_min_spare_children: {low} is not below pgpool_max_spare_children "
-                f"{high} (measured: Pgpool-II refuses to start)"
+                f"{_variable('min_spare_children')}: {low} is not below"
+                f" {_variable('max_spare_children')} {high} (measured: Pgpool-II refuses to"
+                " start)"
             )
     _backends(config.get("backends"), ver, text, problems)
     _check_users(config, ver, text, problems)

@@ -635,7 +635,7 @@ def test_budget_comes_from_the_sizing_when_given():
     fits = config(sizing=sizing, num_init_children=children, max_pool=1)
     assert pp.check({**fits, "backend_max_connections": None}) is None
     (problem,) = check_problems(sizing=sizing, num_init_children=children + 1, max_pool=1)
-    assert f"pgpool_sizing budget.pgpool_share {sizing['budget']['pgpool_share']}" in problem
+    assert f"pgpool_topology's sizing: budget.pgpool_share {sizing['budget']['pgpool_share']}" in problem
     assert (
         f"fits is floor({sizing['budget']['pgpool_share']} / (1 x 1 x 2)) = {children}" in problem
     )
@@ -648,7 +648,7 @@ def test_budget_needs_max_connections_or_a_sizing():
 
 def test_budget_refuses_a_sizing_without_pgpool_share():
     (problem,) = check_problems(sizing={"budget": {}})
-    assert problem.startswith("pgpool_sizing: expected the dict poolkit_size returns")
+    assert problem.startswith("pgpool_topology: its sizing is not the dict poolkit_size returns")
 
 
 def test_budget_that_leaves_nothing_is_refused():
@@ -675,7 +675,9 @@ def test_reserved_connections_must_stay_below_num_init_children(reserved, fails)
 def test_dynamic_mode_max_spare_children_above_num_init_children():
     # Measured: "max_spare_children:10 can't be greater than num_init_children:2".
     (problem,) = check_problems(process_management_mode="dynamic", num_init_children=8)
-    assert problem.startswith("pgpool_max_spare_children: 10 is above pgpool_num_init_children 8")
+    assert problem.startswith(
+        "pgpool_extra_settings.max_spare_children: 10 is above pgpool_num_init_children 8"
+    )
 
 
 def test_dynamic_mode_min_spare_children_not_below_max():
@@ -684,8 +686,8 @@ def test_dynamic_mode_min_spare_children_not_below_max():
         process_management_mode="dynamic", min_spare_children=5, max_spare_children=5
     )
     assert problems == [
-        "pgpool_min_spare_children: 5 is not below pgpool_max_spare_children 5 (measured: "
-        "Pgpool-II refuses to start)"
+        "pgpool_extra_settings.min_spare_children: 5 is not below"
+        " pgpool_extra_settings.max_spare_children 5 (measured: Pgpool-II refuses to start)"
     ]
 
 

@@ -57,3 +57,61 @@ def test_defaults_pass_their_own_choices(role):
     for name, option in spec_options(role).items():
         if "choices" in option and "default" in option:
             assert option["default"] in option["choices"], name
+
+
+def entry_points(role: Path) -> list[str]:
+    """Task files whose header says they are an entry point (tasks_from)."""
+    return sorted(
+        path.stem
+        for path in (role / "tasks").glob("*.yml")
+        if "Entry point" in "".join(path.read_text().splitlines(keepends=True)[:3])
+    )
+
+
+ENTRY_POINTS = [(role, name) for role in ROLES for name in entry_points(role)]
+
+
+def public_variables_used(role: Path, name: str) -> set[str]:
+    """The role's variables an entry point's tasks read: in its file, the files it includes,
+    and (transitively) the internal variables of vars/main.yml they use."""
+    files, text, seen = [f"{name}.yml"], "", set()
+    while files:
+        current = files.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        body = (role / "tasks" / current).read_text()
+        text += body
+        files += re.findall(r"include_tasks: ([a-z_]+\.yml)", body)
+    internal = load(role / "vars" / "main.yml")
+    pending, done = set(re.findall(rf"\b__{role.name}_[a-z0-9_]+", text)), set()
+    while pending - done:
+        var = (pending - done).pop()
+        done.add(var)
+        if var in internal:
+            body = yaml.safe_dump(internal[var])
+            text += body
+            pending |= set(re.findall(rf"\b__{role.name}_[a-z0-9_]+", body))
+    public = set(load(role / "defaults" / "main.yml"))
+    return {v for v in re.findall(rf"(?<![_a-z]){role.name}_[a-z0-9_]+", text) if v in public}
+
+
+@pytest.mark.parametrize(
+    ("role", "name"), ENTRY_POINTS, ids=[f"{r.name}-{n}" for r, n in ENTRY_POINTS]
+)
+def test_every_entry_point_has_an_argument_spec_of_the_variables_it_reads(role, name):
+    specs = load(role / "meta" / "argument_specs.yml")["argument_specs"]
+    assert name in specs, f"{role.name}: tasks/{name}.yml is an entry point without a spec"
+    options = specs[name]["options"]
+    assert set(options) == public_variables_used(role, name)
+    for option, spec in options.items():
+        assert spec == specs["main"]["options"][option], f"{name}.{option} differs from main"
+
+
+def test_the_entry_points_are_found():
+    assert {(r.name, n) for r, n in ENTRY_POINTS} >= {
+        ("pgbouncer", "pause"),
+        ("pgbouncer", "resume"),
+        ("pgbouncer", "rolling_restart"),
+        ("pgpool", "attach"),
+    }
