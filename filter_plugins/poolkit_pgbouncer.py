@@ -147,7 +147,8 @@ options:
         + _VERSION_OPTION
         + r"""
   sizing:
-    description: The C(poolkit_size) result (the role's C(__pgbouncer_sizing)); null or C({}) for none.
+    description: The C(poolkit_size) result (the role's C(__pgbouncer_sizing)); null or C({})
+      for none.
     type: dict
 """,
         "EXAMPLES": r"""

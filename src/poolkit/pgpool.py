@@ -1182,8 +1182,8 @@ def _budget(config: Mapping[str, Any], problems: list[str]) -> _Budget | None:
     if config.get("backend_max_connections") is None:
         problems.append(
             "pgpool_backend_max_connections: not set; set it to the backends' "
-            "max_connections (or give pgpool_topology a pgpool section), so that nodes x num_init_children x "
-            "max_pool can be checked against it"
+            "max_connections (or give pgpool_topology a pgpool section), so that nodes x"
+            " num_init_children x max_pool can be checked against it"
         )
         return None
     numbers: dict[str, int] = {}

@@ -635,7 +635,8 @@ def test_budget_comes_from_the_sizing_when_given():
     fits = config(sizing=sizing, num_init_children=children, max_pool=1)
     assert pp.check({**fits, "backend_max_connections": None}) is None
     (problem,) = check_problems(sizing=sizing, num_init_children=children + 1, max_pool=1)
-    assert f"pgpool_topology's sizing: budget.pgpool_share {sizing['budget']['pgpool_share']}" in problem
+    share = sizing["budget"]["pgpool_share"]
+    assert f"pgpool_topology's sizing: budget.pgpool_share {share}" in problem
     assert (
         f"fits is floor({sizing['budget']['pgpool_share']} / (1 x 1 x 2)) = {children}" in problem
     )
