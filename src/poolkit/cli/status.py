@@ -10,11 +10,16 @@ command works as a health check for load balancers and cron.
 
 from __future__ import annotations
 
+import json
+import ssl
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from poolkit import PoolkitError, advisories
+from poolkit import PoolkitError, advisories, cluster_status
 from poolkit.cli._console import show
+from poolkit.cli.follow import ask
 from poolkit.status import (
     CRITICAL,
     Finding,
@@ -55,6 +60,35 @@ def register(subparsers) -> None:
         help="libpq connection string of a Pgpool-II, e.g. 'host=10.0.0.7 port=9999 "
         "user=app dbname=app'; repeatable",
     )
+    parser.add_argument(
+        "--patroni",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a Patroni REST API, e.g. https://pg1:8008: report the cluster's leader and "
+        "members, and whether every PgBouncer and follower points at the leader; repeatable",
+    )
+    parser.add_argument(
+        "--patroni-ca",
+        default="",
+        metavar="FILE",
+        help="CA certificate that signed the REST APIs' certificates (default: the system's)",
+    )
+    parser.add_argument(
+        "--follow-state",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a poolkit follow state file (/var/lib/poolkit/pgbouncer-follow.json on a "
+        "pooler host): where it points, and whether that is the leader; repeatable",
+    )
+    parser.add_argument(
+        "--lag-warning",
+        type=int,
+        default=cluster_status.LAG_WARNING,
+        metavar="BYTES",
+        help=f"replica lag that warns (default {cluster_status.LAG_WARNING})",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument(
         "--accept-advisory",
@@ -88,11 +122,19 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    if not args.pgbouncer and not args.pgpool:
+    if not (args.pgbouncer or args.pgpool or args.patroni or args.follow_state):
         raise PoolkitError(
-            "nothing to check: give --pgbouncer CONNINFO (a PgBouncer admin console) and/or "
-            "--pgpool CONNINFO, e.g. --pgbouncer 'host=127.0.0.1 port=6432 user=stats'"
+            "nothing to check: give --pgbouncer CONNINFO (a PgBouncer admin console), "
+            "--pgpool CONNINFO, --patroni URL and/or --follow-state FILE, e.g. --pgbouncer "
+            "'host=127.0.0.1 port=6432 user=stats'"
         )
+    for url in args.patroni:
+        if not url.startswith(("http://", "https://")):
+            raise PoolkitError(
+                f"--patroni {url!r}: not a Patroni REST API URL; expected e.g. https://pg1:8008"
+            )
+    if args.lag_warning < 0:
+        raise PoolkitError(f"--lag-warning {args.lag_warning}: expected bytes >= 0")
     thresholds = Thresholds(
         wait_critical=args.wait_critical,
         leak_after=args.leak_after,
@@ -105,9 +147,21 @@ def run(args) -> int:
     for unknown in advisories.unknown_accepted(None, args.accept_advisory):
         ids = ", ".join(a.id for a in advisories.ADVISORIES)
         raise PoolkitError(f"--accept-advisory {unknown}: not an advisory poolkit knows ({ids})")
+    answers, leader = [], None
+    if args.patroni:
+        answers = _ask_patroni(args.patroni, args.patroni_ca, args.connect_timeout)
+        leader = cluster_status.cluster_report(report, answers, args.lag_warning)
+    for path in args.follow_state:
+        cluster_status.follower_report(report, path, _read_state(path), leader, time.time())
     for conninfo in args.pgbouncer:
         _check(
-            report, "pgbouncer", conninfo, args.connect_timeout, thresholds, args.accept_advisory
+            report,
+            "pgbouncer",
+            conninfo,
+            args.connect_timeout,
+            thresholds,
+            args.accept_advisory,
+            (answers, leader),
         )
     for conninfo in args.pgpool:
         _check(report, "pgpool", conninfo, args.connect_timeout, thresholds, args.accept_advisory)
@@ -115,7 +169,33 @@ def run(args) -> int:
     return report.exit_code
 
 
-def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds, accepted=()) -> None:
+def _ask_patroni(urls: list[str], ca_file: str, timeout: int) -> list:
+    try:
+        context = ssl.create_default_context(cafile=ca_file or None)
+    except OSError as exc:
+        raise PoolkitError(f"--patroni-ca {ca_file!r}: cannot read it ({exc})") from None
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        return list(pool.map(lambda url: ask(url.rstrip("/"), context, timeout), urls))
+
+
+def _read_state(path: str) -> dict | None:
+    try:
+        with open(path) as handle:
+            state = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _check(
+    report: Report,
+    kind: str,
+    conninfo: str,
+    timeout: int,
+    thresholds,
+    accepted=(),
+    cluster=((), None),
+) -> None:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
@@ -135,15 +215,17 @@ def _check(report: Report, kind: str, conninfo: str, timeout: int, thresholds, a
         with psycopg.connect(autocommit=True, prepare_threshold=None, **params) as conn:
             if kind == "pgbouncer":
                 config = show(conn, "SHOW CONFIG")
+                databases = show(conn, "SHOW DATABASES")
                 pgbouncer_report(
                     report,
                     source,
                     pools=show(conn, "SHOW POOLS"),
                     clients=show(conn, "SHOW CLIENTS"),
-                    databases=show(conn, "SHOW DATABASES"),
+                    databases=databases,
                     config=config,
                     thresholds=thresholds,
                 )
+                cluster_status.pgbouncer_leader_report(report, source, databases, *cluster)
                 version = show(conn, "SHOW VERSION")[0]["version"] or ""
                 settings = {str(row["key"]): str(row["value"] or "") for row in config}
             else:
