@@ -13,7 +13,7 @@ export ANSIBLE_NOCOLOR ?= 1
 # Molecule scenarios run by `make test` (molecule/<name>/), in lanes: the scenarios of a lane
 # run one after another, the lanes side by side (scripts/lanes.sh). Run a subset in one lane:
 #   make molecule SCENARIOS="postgresql security"
-LANES ?= "pgbouncer" "postgresql ha security pgpool"
+LANES ?= "pgbouncer postgresql" "ha security pgpool"
 SCENARIOS ?=
 
 .PHONY: help setup demo lab deploy test lint unit smoke molecule clean
