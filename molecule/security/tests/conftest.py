@@ -15,7 +15,6 @@ import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from journal import journal_hook
-from xdist_groups import pytest_collection_modifyitems  # noqa: F401 (a hook)
 
 # converge.yml's throwaway test password (containers on 127.0.0.1 only).
 APP_PASSWORD = "molecule-app-secret"
