@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,25 +11,9 @@ from poolkit.cli import main
 CLUSTER = {"members": []}
 
 
-class Patroni(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps(CLUSTER).encode()
-        self.send_response(200 if self.path == "/cluster" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def patroni():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Patroni)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def patroni(patroni_server):
+    return patroni_server(CLUSTER)
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ against a real HTTP server answering like Patroni's /cluster and real state file
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -142,25 +140,9 @@ def test_pgbouncer_databases_on_the_leader_have_no_finding():
 CLUSTER = {"members": MEMBERS}
 
 
-class Patroni(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps(CLUSTER).encode()
-        self.send_response(200 if self.path == "/cluster" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def patroni():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Patroni)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def patroni(patroni_server):
+    return patroni_server(CLUSTER)
 
 
 def write_state(tmp_path, **kwargs):

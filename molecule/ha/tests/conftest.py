@@ -132,6 +132,26 @@ def hostvars_of(members):
     return lambda name: members[name].ansible.get_variables()
 
 
+@pytest.fixture
+def direct(hostvars_of):
+    """A connection straight to member `name`'s PostgreSQL as app, through its published
+    port: direct(name, sslmode="require", **psycopg kwargs)."""
+
+    def connect(name: str, **kwargs):
+        kwargs.setdefault("sslmode", "require")
+        kwargs.setdefault("connect_timeout", 10)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=hostvars_of(name)["test_pg_port"],
+            dbname="app",
+            user="app",
+            password=PASSWORDS["app"],
+            **kwargs,
+        )
+
+    return connect
+
+
 POOLER = "ha-pooler-trixie"
 FOLLOW_INCLUDE = "/etc/pgbouncer/follow.ini"
 FOLLOW_STATE = "/var/lib/poolkit/pgbouncer-follow.json"

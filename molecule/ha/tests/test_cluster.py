@@ -10,7 +10,7 @@ import time
 import psycopg
 import pytest
 import yaml
-from conftest import MEMBERS, PASSWORDS, api
+from conftest import MEMBERS, api
 
 ETCD = ",".join(f"{name}:2379" for name in MEMBERS)
 
@@ -85,32 +85,15 @@ def keys_named(name: str, tree):
 
 
 @pytest.mark.parametrize("sslmode", ["disable"])
-def test_app_logins_need_tls(leader, hostvars_of, sslmode):
+def test_app_logins_need_tls(leader, direct, sslmode):
     name, _ = leader
     with pytest.raises(psycopg.OperationalError, match=r"no pg_hba\.conf entry"):
-        psycopg.connect(
-            host="127.0.0.1",
-            port=hostvars_of(name)["test_pg_port"],
-            dbname="app",
-            user="app",
-            password=PASSWORDS["app"],
-            sslmode=sslmode,
-            connect_timeout=5,
-        )
+        direct(name, sslmode=sslmode, connect_timeout=5)
 
 
-def test_app_logs_in_with_scram_over_tls(leader, hostvars_of):
+def test_app_logs_in_with_scram_over_tls(leader, direct):
     name, _ = leader
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=hostvars_of(name)["test_pg_port"],
-        dbname="app",
-        user="app",
-        password=PASSWORDS["app"],
-        sslmode="require",
-        require_auth="scram-sha-256",
-        connect_timeout=5,
-    ) as conn:
+    with direct(name, require_auth="scram-sha-256", connect_timeout=5) as conn:
         assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
         assert conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,)
 

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-from conftest import FOLLOW_INCLUDE, MEMBERS, PASSWORDS, POOLER
+from conftest import FOLLOW_INCLUDE, MEMBERS, POOLER
 from test_follow import points_at
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
@@ -33,21 +32,8 @@ def paused(pooler) -> dict[str, str]:
     return {row[0]: row[column] for row in rows}
 
 
-def direct(hostvars_of, name: str):
-    """A connection straight to member `name`'s PostgreSQL as app (TLS, SCRAM)."""
-    return psycopg.connect(
-        host="127.0.0.1",
-        port=hostvars_of(name)["test_pg_port"],
-        dbname="app",
-        user="app",
-        password=PASSWORDS["app"],
-        sslmode="require",
-        connect_timeout=10,
-    )
-
-
 def test_a_switchover_under_load_fails_and_loses_no_transaction(
-    leader, pooler, bouncer, members, wait_healthy, sql, hostvars_of
+    leader, pooler, bouncer, members, wait_healthy, sql, direct
 ):
     old, _ = leader
     with Load(lambda: bouncer(autocommit=False), clients=20) as load:
@@ -60,7 +46,7 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     assert run.returncode == 0, output[-4000:]
     state = wait_healthy()
     new = next(m["name"] for m in state["members"] if m["role"] == "leader")
-    with direct(hostvars_of, new) as conn:
+    with direct(new) as conn:
         report = load.verify(conn)
     pause = re.search(r"paused for ([0-9.]+) s", output)
     print(
