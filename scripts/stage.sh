@@ -12,8 +12,10 @@ mkdir -p "$logs"
 log="$logs/$name.log"
 start=$SECONDS
 if [ "${POOLKIT_STAGE_QUIET:-0}" = 1 ]; then
-  "$@" >"$log" 2>&1
-  rc=$?
+  # Side by side: each line of the log starts with the seconds since the stage started, so a
+  # slow step can be found afterwards ("[ 123s] ...").
+  "$@" 2>&1 | while IFS= read -r line || [ -n "$line" ]; do printf '[%4ds] %s\n' $((SECONDS - start)) "$line"; done >"$log"
+  rc=${PIPESTATUS[0]}
 else
   "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
@@ -26,12 +28,13 @@ else
   {
     echo
     echo "==> make test FAILED in stage '$name' (exit $rc, after $took); its whole output: $log"
-    failed=$(grep -E '^(FAILED|ERROR) [^ ]+::' "$log" | sort -u | head -n 25)
+    failed=$(sed -E 's/^\[ *[0-9]+s\] //' "$log" | grep -E '^(FAILED|ERROR) [^ ]+::' | sort -u | head -n 25)
     if [ -n "$failed" ]; then
       echo "$failed" | sed 's/^/    /'
     fi
     echo "    first errors:"
-    grep -E '^E +[^ ]|fatal: \[|\[ERROR\]|^ERROR|CRITICAL|Error:|error:' "$log" | head -n 8 \
+    sed -E 's/^\[ *[0-9]+s\] //' "$log" \
+      | grep -E '^E +[^ ]|fatal: \[|\[ERROR\]|^ERROR|CRITICAL|Error:|error:' | head -n 8 \
       | cut -c1-300 | sed 's/^/      /'
     echo "==> make test FAILED in stage '$name'"
   } >&2
