@@ -11,9 +11,11 @@ export PY_COLORS ?= 0
 export ANSIBLE_NOCOLOR ?= 1
 
 # Molecule scenarios run by `make test` (molecule/<name>/), in lanes: the scenarios of a lane
-# run one after another, the lanes side by side (scripts/lanes.sh). Run a subset in one lane:
+# run one after another, the lanes side by side (scripts/lanes.sh); `compose` is the compose
+# tests (`make smoke`). Lanes of about equal length: measured times in the README ("Tests").
+# Run a subset in one lane:
 #   make molecule SCENARIOS="postgresql security"
-LANES ?= "pgbouncer postgresql" "ha security pgpool"
+LANES ?= "pgbouncer security" "compose ha pgpool postgresql"
 SCENARIOS ?=
 
 .PHONY: help setup demo lab deploy test lint unit smoke molecule clean
@@ -35,7 +37,7 @@ deploy: ## Run playbooks/deploy-pooler.yml against inventories/local
 	@echo "==> Deploying (playbooks/deploy-pooler.yml against inventories/local)"
 	@ansible-playbook playbooks/deploy-pooler.yml
 
-test: setup lint unit smoke molecule ## Everything CI runs: lint, unit tests, compose smoke test, molecule
+test: setup lint unit molecule ## Everything CI runs: lint, unit tests, then the compose tests and molecule in lanes
 	@echo "==> make test: all green"
 
 # Each stage's whole output is kept in .cache/test-logs/<stage>.log; a failing stage ends with
@@ -58,7 +60,7 @@ smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, dow
 	@echo "==> pytest tests/compose (docker-compose.yml as project poolkit-smoke)"
 	@$(STAGE) compose pytest tests/compose
 
-molecule: ## Molecule scenarios (create, converge, idempotence, verify, destroy) in lanes
+molecule: ## Molecule scenarios (create, converge, idempotence, verify, destroy) and the compose tests, in lanes
 	@scripts/lanes.sh $(if $(SCENARIOS),"$(SCENARIOS)",$(LANES))
 
 clean: ## Remove the lab containers and network, molecule and smoke-test leftovers

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Molecule scenarios in lanes: the scenarios of one lane run one after another, the lanes side
 # by side (their containers mostly wait on each other, and each scenario has its own
-# containers, networks and ports). Each scenario's output is in .cache/test-logs/; the
-# terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
-#   scripts/lanes.sh "pgbouncer" "postgresql security pgpool"
+# containers, networks and ports). `compose` in a lane is the compose tests (`make smoke`,
+# project poolkit-smoke, ports of their own). Each stage's output is in .cache/test-logs/;
+# the terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
+#   scripts/lanes.sh "pgbouncer" "compose postgresql security pgpool"
 set -uo pipefail
 here=$(dirname "$0")
 lane() {
   local scenario
   for scenario in $1; do
+    if [ "$scenario" = compose ]; then
+      echo "==> pytest tests/compose (log: .cache/test-logs/compose.log)"
+      POOLKIT_STAGE_QUIET=1 "$here/stage.sh" compose pytest tests/compose || return 1
+      continue
+    fi
     echo "==> molecule test -s $scenario (log: .cache/test-logs/molecule-$scenario.log)"
     POOLKIT_STAGE_QUIET=1 "$here/stage.sh" "molecule-$scenario" molecule test -s "$scenario" \
       || return 1

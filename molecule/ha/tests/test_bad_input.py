@@ -1,5 +1,6 @@
 """Bad follow input fails before the pooler host changes (its PgBouncer and follower files
-and PIDs identical before and after), with a message that names the variable."""
+and PIDs identical before and after), with a message that names the variable. Each case
+re-runs the pooler's play (pooler.yml, which converge.yml imports), not the whole converge."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from conftest import POOLER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from converge import converge
+from converge import run_playbook
+
+POOLER_PLAY = Path(__file__).resolve().parents[1] / "pooler.yml"
 
 CASES = [
     ("no-endpoints", {"pgbouncer_patroni_endpoints": []}, "pgbouncer_patroni_endpoints: empty"),
@@ -47,7 +50,7 @@ def snapshot(pooler) -> str:
 )
 def test_bad_follow_input_fails_before_any_change(pooler, extra, message):
     before = snapshot(pooler)
-    run = converge(POOLER, json.dumps(extra))
+    run = run_playbook(POOLER_PLAY, POOLER, json.dumps(extra))
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-3000:]
     failure = output[re.search(r"(fatal: |\[ERROR\]|ERROR!)", output).start() :]

@@ -102,7 +102,43 @@ def main_pid(host):
     return pid
 
 
+# Pooler hosts a test left on variables other than converge.yml's (inventory names).
+CHANGED: set[str] = set()
+
+
 @pytest.fixture
+def own_config(host):
+    """For a test that converges its host with variables of its own and does not converge
+    back: the next test that needs converge.yml's configuration does it first, so tests
+    that change the configuration one after another share one way back (a converge takes
+    about a minute while other scenarios run)."""
+    CHANGED.add(host.backend.host)
+
+
+@pytest.fixture
+def converges_back(host):
+    """For a test that converges its host with converge.yml's own variables: it calls
+    converges_back() once that converge succeeded."""
+    return lambda: CHANGED.discard(host.backend.host)
+
+
+@pytest.fixture(autouse=True)
+def converge_yml_configuration(request):
+    """Every test on a host starts from converge.yml's configuration, converged back first
+    when an `own_config` test left it changed; tests that converge the host themselves
+    (`own_config`, `converges_back`) do not wait for that."""
+    if "host" not in request.fixturenames:
+        return
+    if {"own_config", "converges_back"} & set(request.fixturenames):
+        return
+    name = request.getfixturevalue("host").backend.host
+    if name in CHANGED:
+        run = run_converge(name)
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        CHANGED.discard(name)
+
+
+@pytest.fixture(scope="module")
 def converge(host):
     """Re-run converge.yml on this pooler host with extra variables; returns the process."""
     return lambda extra_vars=None, verbosity=0: run_converge(
@@ -121,7 +157,7 @@ def maintenance(host):
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def rolling_restart(host):
     """Run playbooks/rolling-restart.yml on this pooler host with extra variables."""
 

@@ -18,20 +18,16 @@ def show_config(console, key):
     raise AssertionError(f"{key} not in SHOW CONFIG")
 
 
-def test_reloadable_change_keeps_pid_and_clients(host, bouncer, converge, main_pid):
+def test_reloadable_change_keeps_pid_and_clients(host, bouncer, converge, main_pid, own_config):
     before = main_pid()
     with bouncer() as client:
         client.execute("SELECT 1")
-        try:
-            run = converge(json.dumps({"pgbouncer_query_wait_timeout": 7}))
-            assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-            assert main_pid() == before
-            assert client.execute("SELECT 2").fetchone()[0] == 2  # the client survived
-            with bouncer(dbname="pgbouncer", user="pgb_admin") as console:
-                assert show_config(console, "query_wait_timeout") == "7"
-        finally:
-            restore = converge()
-            assert restore.returncode == 0, (restore.stdout + restore.stderr)[-3000:]
+        run = converge(json.dumps({"pgbouncer_query_wait_timeout": 7}))
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        assert main_pid() == before
+        assert client.execute("SELECT 2").fetchone()[0] == 2  # the client survived
+        with bouncer(dbname="pgbouncer", user="pgb_admin") as console:
+            assert show_config(console, "query_wait_timeout") == "7"
 
 
 def test_bad_variable_fails_before_any_change(host, converge, main_pid):
