@@ -1,6 +1,6 @@
 """playbooks/switchover.yml: a planned switchover under load with PgBouncer paused around it
 loses and fails no transaction; a candidate that is not a member is refused before any
-change. (The automatic RESUME of pgbouncer_pause_limit is not proven yet: see issue 16.)"""
+change; a pause that outlasts pgbouncer_pause_limit is undone by the host itself."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from converge import run_playbook
 from load import Load
 
 SWITCHOVER = Path("playbooks/switchover.yml")
+MAINTENANCE = Path("playbooks/maintenance.yml")
 
 
 def paused(pooler) -> dict[str, str]:
@@ -79,3 +80,33 @@ def test_a_candidate_that_is_not_a_member_is_refused_before_any_change(leader, p
     assert paused(pooler)["app"] == "0"
     timers = pooler.run("systemctl list-timers --all --no-legend 'poolkit-pgbouncer-resume-*'")
     assert timers.stdout.strip() == ""
+
+
+def test_a_pause_that_outlasts_its_limit_is_undone_by_the_host(leader, pooler, bouncer):
+    """maintenance.yml PAUSEs with pgbouncer_pause_limit 4 and ends, as a play that died
+    would leave it: the host's own timer RESUMEs about 4 s after PAUSE returned."""
+    run = run_playbook(
+        MAINTENANCE,
+        POOLER,
+        json.dumps(
+            {
+                "maintenance_action": "pause",
+                "pgbouncer_pause_followed": True,
+                "pgbouncer_pause_timeout": 2,
+                "pgbouncer_pause_limit": 4,
+            }
+        ),
+    )
+    ended = time.monotonic()
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    try:
+        assert paused(pooler)["app"] == "1"
+        while time.monotonic() < ended + 15 and paused(pooler)["app"] != "0":
+            time.sleep(0.2)
+        resumed = time.monotonic() - ended
+        print(f"\npgbouncer_pause_limit 4 s: resumed {resumed:.1f} s after the playbook ended")
+        assert paused(pooler)["app"] == "0", "still paused 15 s after a 4 s pgbouncer_pause_limit"
+        with bouncer() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        run_playbook(MAINTENANCE, POOLER, json.dumps({"maintenance_action": "resume"}))
