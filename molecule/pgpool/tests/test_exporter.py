@@ -47,8 +47,8 @@ def test_the_exporter_runs_as_a_dynamic_user_with_the_copied_package(host):
         "systemctl show -p User -p DynamicUser -p Environment poolkit-pgpool-exporter.service"
     ).stdout
     assert "DynamicUser=yes" in unit
-    assert "PYTHONPATH=/opt/poolkit/lib" in unit
-    assert host.file("/opt/poolkit/lib/poolkit/cli/pgpool_exporter.py").exists
+    assert "PYTHONPATH=/opt/poolkit/pgpool/lib" in unit
+    assert host.file("/opt/poolkit/pgpool/lib/poolkit/cli/pgpool_exporter.py").exists
 
 
 def test_the_password_is_on_disk_only_encrypted(host):
@@ -87,7 +87,7 @@ def test_disabling_the_exporter_removes_it(host, converge):
         assert off.returncode == 0, (off.stdout + off.stderr)[-3000:]
         assert not host.file("/etc/systemd/system/poolkit-pgpool-exporter.service").exists
         assert not host.file("/etc/poolkit/credentials/pgpool-exporter.password").exists
-        assert not host.file("/opt/poolkit/lib").exists
+        assert not host.file("/opt/poolkit/pgpool/lib").exists
         assert host.run(FETCH).rc != 0
     finally:
         restore = converge()
