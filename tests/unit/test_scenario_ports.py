@@ -1,0 +1,34 @@
+"""Molecule scenarios run side by side (scripts/lanes.sh, LANES in the Makefile): no two
+scenarios may publish the same host port, or the later one fails to start its containers
+("port is already allocated"), depending on which lane reaches it first."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+MOLECULE = Path(__file__).resolve().parents[2] / "molecule"
+
+
+def published_ports() -> dict[str, set[str]]:
+    """Host address:port -> the scenarios that publish it."""
+    ports: dict[str, set[str]] = defaultdict(set)
+    for config in sorted(MOLECULE.glob("*/molecule.yml")):
+        scenario = config.parent.name
+        for platform in yaml.safe_load(config.read_text()).get("platforms", []):
+            for mapping in platform.get("published_ports", []):
+                ports[str(mapping).rsplit(":", 1)[0]].add(scenario)
+    return ports
+
+
+def test_scenarios_publish_ports_of_their_own():
+    shared = {port: sorted(names) for port, names in published_ports().items() if len(names) > 1}
+    assert shared == {}
+
+
+def test_the_scenarios_publish_ports_at_all():
+    """The check above reads something: the scenarios with published ports are found."""
+    scenarios = set().union(*published_ports().values())
+    assert {"ha", "pgbouncer", "pgpool", "security"} <= scenarios
