@@ -1,0 +1,166 @@
+"""Pgpool-II follows Patroni's decisions without promoting anything: no failover command, its
+primary is whichever member is not in recovery, members that stream are balanced over, and
+a member it detached comes back once it streams again (auto_failback). This module runs after
+test_cluster, test_failover and test_follow, whose switchovers and failover Pgpool-II went
+through unattended; then it measures a switchover of its own under a writing client."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+from conftest import MEMBERS, PASSWORDS, api
+from psycopg.rows import dict_row
+
+
+def connect(pooler, **kwargs):
+    kwargs.setdefault("connect_timeout", 5)
+    kwargs.setdefault("autocommit", True)
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=pooler.ansible.get_variables()["test_pgpool_port"],
+        dbname="app",
+        user="app",
+        password=PASSWORDS["app"],
+        sslmode="require",
+        **kwargs,
+    )
+
+
+def pool_nodes(pooler) -> dict[str, dict]:
+    """SHOW POOL_NODES by host name: status (up, waiting, down), role (Pgpool-II's view),
+    pg_role (the member's own answer)."""
+    with connect(pooler, row_factory=dict_row) as conn:
+        return {row["hostname"]: row for row in conn.execute("SHOW POOL_NODES").fetchall()}
+
+
+def following(pooler, leader: str) -> bool:
+    """Pgpool-II's primary is `leader` and every other member is attached as a standby."""
+    try:
+        nodes = pool_nodes(pooler)
+    except psycopg.Error:
+        return False
+    return all(
+        node["status"] in ("up", "waiting")
+        and node["role"] == ("primary" if name == leader else "standby")
+        for name, node in nodes.items()
+    )
+
+
+def wait_following(pooler, leader: str, timeout: float) -> float | None:
+    """Seconds until `following`, or None after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if following(pooler, leader):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    return None
+
+
+def test_pgpool_promotes_nothing(pooler):
+    assert pooler.service("pgpool2").is_running
+    conf = pooler.file("/etc/pgpool2/pgpool.conf").content_string
+    settings = {
+        key.strip(): value.strip().strip("'")
+        for key, _, value in (line.partition("=") for line in conf.splitlines())
+        if value and not key.lstrip().startswith("#")
+    }
+    assert settings.get("failover_command", "") == ""
+    assert settings.get("follow_primary_command", "") == ""
+    assert settings["auto_failback"] == "on"
+
+
+def test_after_every_earlier_switch_pgpool_follows_the_leader_with_every_member_up(pooler, leader):
+    """The switchovers and the failover of the tests before this one, the killed member back
+    as a replica: Pgpool-II's primary is Patroni's leader and all three members are up."""
+    name, _ = leader
+    took = wait_following(pooler, name, timeout=60)
+    assert took is not None, pool_nodes(pooler)
+    assert set(pool_nodes(pooler)) == set(MEMBERS)
+
+
+def test_reads_are_balanced_over_the_replicas_and_writes_reach_the_leader(pooler, leader):
+    name, _ = leader
+    with connect(pooler) as conn:  # a write succeeds: it went to the leader
+        conn.execute("CREATE TABLE IF NOT EXISTS pgpool_probe (at timestamptz DEFAULT now())")
+        conn.execute("INSERT INTO pgpool_probe DEFAULT VALUES")
+    before = {host: int(node["select_cnt"]) for host, node in pool_nodes(pooler).items()}
+    for _ in range(30):  # each session gets its load-balance node when it starts
+        with connect(pooler) as conn:
+            # A plain SELECT: Pgpool-II sends volatile functions to the primary.
+            conn.execute("SELECT 1").fetchone()
+    after = {host: int(node["select_cnt"]) for host, node in pool_nodes(pooler).items()}
+    print(f"\n30 sessions' SELECTs by member: { {h: after[h] - before[h] for h in after} }")
+    assert [h for h in after if h != name and after[h] > before[h]], "no read reached a replica"
+
+
+class Writer(threading.Thread):
+    """One client writing through Pgpool-II, reconnecting after an error; each attempt is
+    (time it ended, error or "")."""
+
+    def __init__(self, pooler):
+        super().__init__(daemon=True)
+        self.pooler = pooler
+        self.results: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = connect(self.pooler)
+                conn.execute("INSERT INTO pgpool_probe DEFAULT VALUES")
+                self.results.append((time.monotonic(), ""))
+            except psycopg.Error as exc:
+                self.results.append((time.monotonic(), str(exc).splitlines()[0]))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.1)
+            time.sleep(0.02)
+
+
+def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait_healthy):
+    """Patroni switches over while a client writes through Pgpool-II: writes fail only until
+    Pgpool-II finds the new primary (it drops its sessions when it detaches the old one:
+    a client sees errors, not a hang), none fails as read-only after that, and the old
+    leader is balanced over again once it streams."""
+    old, host = leader
+    new = next(m for m in MEMBERS if m != old)
+    writer = Writer(pooler)
+    writer.start()
+    time.sleep(2)
+    started = time.monotonic()
+    try:
+        status, payload = api(host, "/switchover", "POST", {"leader": old, "candidate": new}, True)
+        reported = time.monotonic()
+        assert status == 200, payload
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not [
+            t for t, err in writer.results if t > reported and not err
+        ]:
+            time.sleep(0.1)
+        time.sleep(3)
+    finally:
+        writer.stop.set()
+        writer.join(10)
+    first = min((t for t, err in writer.results if t > reported and not err), default=None)
+    errors = [(t, err) for t, err in writer.results if t > started and err]
+    after = [err for t, err in errors if first and t > first]
+    wait_healthy()
+    back = wait_following(pooler, new, timeout=90)
+    kinds = sorted({err for _, err in errors})
+    print(
+        f"\nswitchover {old} -> {new} through Pgpool-II: Patroni answered after "
+        f"{reported - started:.1f} s; first write after it "
+        f"{(first - reported) if first else float('nan'):.1f} s later; {len(errors)} failed "
+        f"writes ({len(after)} after the first success): {kinds[:4]}; old leader balanced "
+        f"over again {back if back is not None else float('nan'):.1f} s after the cluster "
+        "was healthy"
+    )
+    assert first is not None, "no write through Pgpool-II after the switchover"
+    assert first - reported < 15
+    assert not [err for err in after if "read-only" in err], after
+    assert back is not None, f"{old} not attached again: {pool_nodes(pooler)}"
