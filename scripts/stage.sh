@@ -28,13 +28,14 @@ else
   {
     echo
     echo "==> make test FAILED in stage '$name' (exit $rc, after $took); its whole output: $log"
-    failed=$(sed -E 's/^\[ *[0-9]+s\] //' "$log" | grep -E '^(FAILED|ERROR) [^ ]+::' | sort -u | head -n 25)
+    # The log without the side-by-side stages' "[ 123s] " prefixes.
+    plain=$(sed -E 's/^\[ *[0-9]+s\] //' "$log")
+    failed=$(grep -E '^(FAILED|ERROR) [^ ]+::' <<<"$plain" | sort -u | head -n 25)
     if [ -n "$failed" ]; then
       echo "$failed" | sed 's/^/    /'
     fi
     echo "    first errors:"
-    sed -E 's/^\[ *[0-9]+s\] //' "$log" \
-      | grep -E '^E +[^ ]|fatal: \[|\[ERROR\]|^ERROR|CRITICAL|Error:|error:' | head -n 8 \
+    grep -E '^E +[^ ]|fatal: \[|\[ERROR\]|^ERROR|CRITICAL|Error:|error:' <<<"$plain" | head -n 8 \
       | cut -c1-300 | sed 's/^/      /'
     echo "==> make test FAILED in stage '$name'"
   } >&2

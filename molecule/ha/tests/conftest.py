@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -186,3 +187,32 @@ def bouncer(pooler):
 def follow_state(pooler):
     """The follower's state file (target, healthy, reason)."""
     return lambda: json.loads(pooler.file(FOLLOW_STATE).content_string)
+
+
+class Writer(threading.Thread):
+    """One client writing in a loop through `connect()` (a pooler), reconnecting after an
+    error (after `retry_pause` s); each attempt is recorded as (time it ended, error or "")."""
+
+    def __init__(self, connect, table: str, retry_pause: float = 0.05):
+        super().__init__(daemon=True)
+        self.connect = connect
+        self.insert = f"INSERT INTO {table} DEFAULT VALUES"
+        self.retry_pause = retry_pause
+        self.results: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = self.connect()
+                conn.execute(self.insert)
+                self.results.append((time.monotonic(), ""))
+            except psycopg.Error as exc:
+                self.results.append((time.monotonic(), str(exc).splitlines()[0]))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(self.retry_pause)
+            time.sleep(0.02)

@@ -6,39 +6,10 @@ replica and PgBouncer does not go back to it."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 
-import psycopg
-from conftest import MEMBERS, api
+from conftest import MEMBERS, Writer, api
 from test_follow import points_at
-
-
-class Writer(threading.Thread):
-    """One client writing through PgBouncer in a loop, reconnecting after an error; each
-    attempt is recorded as (time it ended, error or "")."""
-
-    def __init__(self, bouncer):
-        super().__init__(daemon=True)
-        self.bouncer = bouncer
-        self.results: list[tuple[float, str]] = []
-        self.stop = threading.Event()
-
-    def run(self):
-        conn = None
-        while not self.stop.is_set():
-            try:
-                if conn is None:
-                    conn = self.bouncer(connect_timeout=2)
-                conn.execute("INSERT INTO follow_probe DEFAULT VALUES")
-                self.results.append((time.monotonic(), ""))
-            except psycopg.Error as exc:
-                self.results.append((time.monotonic(), str(exc).splitlines()[0]))
-                if conn is not None:
-                    conn.close()
-                conn = None
-                time.sleep(0.05)
-            time.sleep(0.02)
 
 
 def new_leader(members, old, deadline):
@@ -66,7 +37,7 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
     old, _ = leader
     with bouncer() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS follow_probe (at timestamptz DEFAULT now())")
-    writer = Writer(bouncer)
+    writer = Writer(lambda: bouncer(connect_timeout=2), "follow_probe")
     writer.start()
     time.sleep(2)
     killed = time.monotonic()

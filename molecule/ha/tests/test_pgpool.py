@@ -6,11 +6,10 @@ through unattended; then it measures a switchover of its own under a writing cli
 
 from __future__ import annotations
 
-import threading
 import time
 
 import psycopg
-from conftest import MEMBERS, PASSWORDS, api
+from conftest import MEMBERS, PASSWORDS, Writer, api
 from psycopg.rows import dict_row
 
 
@@ -95,33 +94,6 @@ def test_reads_are_balanced_over_the_replicas_and_writes_reach_the_leader(pooler
     assert [h for h in after if h != name and after[h] > before[h]], "no read reached a replica"
 
 
-class Writer(threading.Thread):
-    """One client writing through Pgpool-II, reconnecting after an error; each attempt is
-    (time it ended, error or "")."""
-
-    def __init__(self, pooler):
-        super().__init__(daemon=True)
-        self.pooler = pooler
-        self.results: list[tuple[float, str]] = []
-        self.stop = threading.Event()
-
-    def run(self):
-        conn = None
-        while not self.stop.is_set():
-            try:
-                if conn is None:
-                    conn = connect(self.pooler)
-                conn.execute("INSERT INTO pgpool_probe DEFAULT VALUES")
-                self.results.append((time.monotonic(), ""))
-            except psycopg.Error as exc:
-                self.results.append((time.monotonic(), str(exc).splitlines()[0]))
-                if conn is not None:
-                    conn.close()
-                conn = None
-                time.sleep(0.1)
-            time.sleep(0.02)
-
-
 def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait_healthy):
     """Patroni switches over while a client writes through Pgpool-II: writes fail only until
     Pgpool-II finds the new primary (it drops its sessions when it detaches the old one:
@@ -129,7 +101,7 @@ def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait
     leader is balanced over again once it streams."""
     old, host = leader
     new = next(m for m in MEMBERS if m != old)
-    writer = Writer(pooler)
+    writer = Writer(lambda: connect(pooler), "pgpool_probe", retry_pause=0.1)
     writer.start()
     time.sleep(2)
     started = time.monotonic()
