@@ -9,9 +9,12 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 from conftest import PASSWORDS
+from psycopg.rows import dict_row
 
 POOLKIT = str(Path(sys.executable).with_name("poolkit"))
 
@@ -32,29 +35,45 @@ def status(hostvars, *options):
     )  # fmt: skip
 
 
+def waiting_clients(bouncer, database):
+    with bouncer(dbname="pgbouncer", user="pgb_stats", row_factory=dict_row) as console:
+        pools = console.execute("SHOW POOLS").fetchall()
+    return sum(p["cl_waiting"] for p in pools if p["database"] == database)
+
+
 def test_status_names_the_exhausted_pool_and_the_leak_suspect(bouncer, hostvars):
-    done = []
+    done, errors = [], []
 
     def wait_for_a_server():
-        with bouncer(dbname="app_tiny", application_name="patient-client") as conn:
-            conn.execute("SELECT 1")
-            done.append(time.monotonic())
+        try:
+            with bouncer(dbname="app_tiny", application_name="patient-client") as conn:
+                conn.execute("SELECT 1")
+                done.append(time.monotonic())
+        except psycopg.Error as exc:
+            errors.append(f"{time.monotonic() - started:.1f} s after they started: {exc}")
 
-    # app_tiny: one server connection, query_wait_timeout 4 s (converge.yml).
+    # app_tiny: one server connection, query_wait_timeout 4 s (converge.yml). The waiters
+    # must get the server before that fires, so the test waits on PgBouncer's own counters
+    # rather than fixed sleeps, and runs the two status calls side by side (each is a new
+    # Python process: seconds on a loaded machine).
     with bouncer(dbname="app_tiny", application_name="leaky-worker") as holder:
         holder.execute("BEGIN")
         holder.execute("SELECT 1")  # holds the pool's only server connection, idle in tx
-        time.sleep(1.2)
+        time.sleep(1.2)  # idle in transaction longer than --leak-after 1
         waiters = [threading.Thread(target=wait_for_a_server) for _ in range(2)]
+        started = time.monotonic()
         for waiter in waiters:
             waiter.start()
-        time.sleep(1.5)
-        exhausted = status(hostvars)
-        as_json = json.loads(status(hostvars, "--json").stdout)
+        deadline = started + 3
+        while waiting_clients(bouncer, "app_tiny") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with ThreadPoolExecutor(2) as pool:
+            exhausted, in_json = pool.map(lambda opts: status(hostvars, *opts), [(), ("--json",)])
         holder.execute("COMMIT")
         released = time.monotonic()
     for waiter in waiters:
         waiter.join(timeout=10)
+    as_json, held = json.loads(in_json.stdout), released - started
     print(f"\n--- poolkit status, pool exhausted (exit {exhausted.returncode}):")
     print(exhausted.stdout)
     assert exhausted.returncode == 2, exhausted.stdout + exhausted.stderr
@@ -64,7 +83,10 @@ def test_status_names_the_exhausted_pool_and_the_leak_suspect(bouncer, hostvars)
     assert suspects["subject"] == "pool app_tiny/app"
     assert suspects["message"].startswith("1 leak suspect")
     assert [line.split()[1] for line in suspects["details"]] == ["leaky-worker"]
-    assert len(done) == 2 and max(done) - released < 2, "the waiters did not get the server"
+    assert not errors and len(done) == 2, (
+        f"the waiters did not get the server released {held:.1f} s after they started: {errors}"
+    )
+    assert max(done) - released < 2
 
     recovered = status(hostvars)
     print(f"--- after COMMIT (exit {recovered.returncode}):")
