@@ -27,7 +27,10 @@ if [ ! -d "molecule/$scenario/tests" ]; then
   exit 2
 fi
 export PATH="$PWD/.venv/bin:$PATH"
-ephemeral="${XDG_CACHE_HOME:-$HOME/.cache}/molecule/$(basename "$PWD")/$scenario"
+# Molecule 26's ephemeral directory: ~/.ansible/tmp/molecule.<checksum of the checkout's
+# name>.<scenario> (molecule/scenario.py).
+ephemeral=$(.venv/bin/python -c 'import sys; from pathlib import Path; from molecule.text import checksum
+print(Path.home() / ".ansible/tmp" / f"molecule.{checksum(Path.cwd().name, 4)}.{sys.argv[1]}")' "$scenario")
 inventory="$ephemeral/inventory/ansible_inventory.yml"
 if [ ! -f "$inventory" ]; then
   echo "soak.sh: scenario '$scenario' is not converged (no $inventory):" \

@@ -21,19 +21,22 @@ def converge(
 
 
 def run_playbook(
-    playbook: Path, limit: str, extra_vars: str | None = None, verbosity: int = 0
+    playbook: Path,
+    limit: str,
+    extra_vars: str | None = None,
+    verbosity: int = 0,
+    *,
+    more_inventory: Path | None = None,
+    stdout_callback: str | None = None,
+    timeout: int = 300,
 ) -> subprocess.CompletedProcess:
     """Run any playbook (e.g. playbooks/maintenance.yml) on the host `limit` of the
-    scenario's inventory, with the repository's roles and filters."""
+    scenario's inventory (plus `more_inventory`), with the repository's roles and filters."""
     project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-    cmd = [
-        "ansible-playbook",
-        "-i",
-        os.environ["MOLECULE_INVENTORY_FILE"],
-        str(project / playbook),
-        "--limit",
-        limit,
-    ]
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"]]
+    if more_inventory:
+        cmd += ["-i", str(more_inventory)]
+    cmd += [str(project / playbook), "--limit", limit]
     if extra_vars:
         cmd += ["-e", extra_vars]
     if verbosity:
@@ -45,12 +48,14 @@ def run_playbook(
         ANSIBLE_LIBRARY=str(project / "library"),
         ANSIBLE_NOCOLOR="1",
     )
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    if stdout_callback:
+        env["ANSIBLE_STDOUT_CALLBACK"] = stdout_callback
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if run.returncode != 0 and DOCKER_EXEC_FLAKE in run.stdout + run.stderr:
         # runc, not the playbook: `docker exec` itself failed to start under load (seen once
         # in ~2,000 execs of a -vvv run). Tasks are idempotent: run the play again, once.
         print(f"\n{DOCKER_EXEC_FLAKE!r} in a run of {playbook}: running it again")
-        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     return run
 
 

@@ -131,7 +131,11 @@ def converge_yml_configuration(request):
         return
     if {"own_config", "converges_back"} & set(request.fixturenames):
         return
-    name = request.getfixturevalue("host").backend.host
+    back_to_converge_yml(request.getfixturevalue("host").backend.host)
+
+
+def back_to_converge_yml(name):
+    """Converge the pooler host `name` back when an `own_config` test left it changed."""
     if name in CHANGED:
         run = run_converge(name)
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]

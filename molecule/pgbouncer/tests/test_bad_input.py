@@ -2,15 +2,26 @@
 host changes (configuration files, unit file and PIDs identical before and after), with a
 message that names the variable. Cases that depend on the release run on its host (1.24:
 Debian 13, 1.18: Debian 12); the checks that do not (ANY) run on the Debian 12 host, whose
-worker has fewer tests, so the two hosts' tests take about as long side by side."""
+worker has fewer tests, so the two hosts' tests take about as long side by side.
+
+The cases of a host run in one ansible-playbook run (bad-input.yml), each as an inventory
+alias of the container with its own variables: about 20 s of Ansible start-up per case
+saved on a busy machine. Each case must fail with no task changed; the host is compared
+before and after the run. A case that writes to the host before it fails (ALONE) runs on
+its own, as a user would run it."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from conftest import PASSWORDS
+import yaml
+from conftest import PASSWORDS, back_to_converge_yml
+from converge import run_playbook
 
 DB = {"name": "app", "host": "pgb-pg-trixie", "dbname": "app"}
 # converge.yml's console users, so a case replacing pgbouncer_users fails on its own entry.
@@ -32,6 +43,10 @@ MIXED = {
 
 # A check the role makes the same way on every release.
 ANY = "any"
+
+# package_source.yml writes the apt source, then takes it out again when apt cannot read
+# it; every other case's run would remove that file first (no pgbouncer_package_source).
+ALONE = {"package-source-unknown-suite"}
 
 # (id, extra variables, the variable the message must name, PgBouncer release or ANY)
 CASES = [
@@ -245,15 +260,24 @@ def release(host) -> str:
     return "1.18" if "bookworm" in host.backend.host else "1.24"
 
 
-def snapshot(host, main_pid) -> dict[str, str]:
-    """What a change would touch: every file the role writes, and the running PIDs."""
+def runs_on(applies_to: str) -> str:
+    return "1.18" if applies_to == ANY else applies_to
+
+
+def pid_of(host) -> str:
+    return host.run("systemctl show -p MainPID --value pgbouncer@1.service").stdout.strip()
+
+
+def snapshot(host) -> dict[str, str]:
+    """What a change would touch: every file the role writes, the running PID and the apt
+    sources."""
     files = host.run(
         "sha256sum /etc/pgbouncer/* /etc/systemd/system/pgbouncer@.service"
         " /etc/tmpfiles.d/pgbouncer-poolkit.conf /etc/logrotate.d/pgbouncer-poolkit"
         " /etc/poolkit/credentials/* /etc/poolkit/pgbouncer-exporter/*"
         " /etc/systemd/system/poolkit-pgbouncer-exporter@.service 2>/dev/null"
     ).stdout
-    return {"files": files, "pid": str(main_pid())}
+    return {"files": files, "pid": pid_of(host), "apt sources": apt_sources(host)}
 
 
 def failure_message(output: str) -> str:
@@ -263,23 +287,107 @@ def failure_message(output: str) -> str:
     return output[match.start() :]
 
 
+@dataclass
+class Outcome:
+    """One case of a shared run: its PLAY RECAP counts and its failed tasks' messages."""
+
+    stats: dict[str, int]
+    failures: list[str]
+
+
+@dataclass
+class Batch:
+    outcomes: dict[str, Outcome]
+    before: dict[str, str]
+    after: dict[str, str]
+    output_tail: str
+
+
+def failed_messages(result: dict) -> list[str]:
+    """What a failed task reported (its message and stderr, per item for a loop), without
+    the task's name, which may name any variable."""
+    items = [r for r in result.get("results", []) if r.get("failed")] or [result]
+    return [f"{item.get('msg', '')} {item.get('stderr', '')}".strip() for item in items]
+
+
+def outcomes(doc: dict, aliases: dict[str, str]) -> dict[str, Outcome]:
+    """The json callback's document, per case (aliases: inventory name -> case)."""
+    found = {case: Outcome(doc["stats"].get(name, {}), []) for name, case in aliases.items()}
+    for play in doc["plays"]:
+        for task in play["tasks"]:
+            for name, result in task["hosts"].items():
+                if name in aliases and result.get("failed"):
+                    found[aliases[name]].failures += failed_messages(result)
+    return found
+
+
+@pytest.fixture(scope="module")
+def batch(host):
+    """Every case of this host's release but the ALONE ones, in one run of bad-input.yml."""
+    name = host.backend.host
+    back_to_converge_yml(name)
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"])
+    host_vars = yaml.safe_load((inventory.parent / "host_vars" / name).read_text())
+    cases = {
+        case: extra
+        for case, extra, _, applies_to in CASES
+        if case not in ALONE and runs_on(applies_to) == release(host)
+    }
+    aliases = {f"{name}--{case}": case for case in cases}
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "bad-input"
+    ephemeral.mkdir(exist_ok=True)
+    hosts = {}
+    for alias, case in aliases.items():
+        variables = ephemeral / f"{alias}.json"
+        variables.write_text(json.dumps(cases[case]))
+        hosts[alias] = {
+            **host_vars,
+            "ansible_connection": "community.docker.docker",
+            "ansible_host": name,
+            "bad_input_file": str(variables),
+        }
+    more = ephemeral / f"{name}.yml"
+    more.write_text(json.dumps({"pgbouncer": {"hosts": hosts}}))
+    before = snapshot(host)
+    run = run_playbook(
+        Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "bad-input.yml",
+        ",".join(aliases),
+        more_inventory=more,
+        stdout_callback="ansible.posix.json",
+        timeout=900,
+    )
+    tail = (run.stdout + run.stderr)[-3000:]
+    try:
+        doc = json.loads(run.stdout[run.stdout.index("{") :])
+    except ValueError as exc:
+        pytest.fail(f"bad-input.yml printed no JSON document ({exc}):\n{tail}")
+    return Batch(outcomes(doc, aliases), before, snapshot(host), tail)
+
+
 @pytest.mark.parametrize(
-    ("extra", "variable", "applies_to"),
-    [pytest.param(extra, variable, version, id=case) for case, extra, variable, version in CASES],
+    ("case", "extra", "variable", "applies_to"),
+    [pytest.param(*spec, id=spec[0]) for spec in CASES],
 )
-def test_bad_input_fails_before_any_change(host, converge, main_pid, extra, variable, applies_to):
-    runs_on = "1.18" if applies_to == ANY else applies_to
-    if release(host) != runs_on:
-        pytest.skip(f"runs on the PgBouncer {runs_on} host")
-    before = snapshot(host, main_pid)
-    sources = apt_sources(host)
-    run = converge(json.dumps(extra))
-    output = run.stdout + run.stderr  # molecule's ansible.cfg sends failures to stderr
-    assert run.returncode != 0, output[-3000:]
-    message = failure_message(output)
-    assert variable in message, message[:3000]
-    assert snapshot(host, main_pid) == before
-    assert apt_sources(host) == sources
+def test_bad_input_fails_before_any_change(
+    request, host, converge, case, extra, variable, applies_to
+):
+    if release(host) != runs_on(applies_to):
+        pytest.skip(f"runs on the PgBouncer {runs_on(applies_to)} host")
+    if case in ALONE:
+        before = snapshot(host)
+        run = converge(json.dumps(extra))
+        output = run.stdout + run.stderr  # molecule's ansible.cfg sends failures to stderr
+        assert run.returncode != 0, output[-3000:]
+        message = failure_message(output)
+        assert variable in message, message[:3000]
+        assert snapshot(host) == before
+        return
+    batch = request.getfixturevalue("batch")
+    outcome = batch.outcomes[case]
+    assert outcome.failures, f"{case} did not fail: {outcome.stats}\n{batch.output_tail}"
+    assert any(variable in message for message in outcome.failures), outcome.failures
+    assert outcome.stats.get("changed") == 0, (outcome.stats, outcome.failures)
+    assert batch.after == batch.before
 
 
 def test_the_table_has_twenty_cases():
