@@ -7,7 +7,9 @@ transaction it saw commit and every one it saw fail. Afterwards, straight on Pos
 * lost: committed as far as the client knows, but not in the ledger — must be empty;
 * phantom: in the ledger, but the client saw it fail — must be empty, except a failure
   during COMMIT itself, whose outcome the client cannot know ("in doubt", counted apart);
-* the counter equals the ledger's row count (no partial transaction).
+* the counter equals the ledger's row count (no partial transaction);
+* every client committed something and no client thread died (a thread that stopped early
+  would otherwise make a run look quieter than it was).
 
 Usage:
     with Load(connect, clients=50) as load:   # connect() -> a new psycopg connection
@@ -37,6 +39,7 @@ class ClientLog:
     in_doubt: set[int] = field(default_factory=set)
     dropped_connections: int = 0
     errors: list[str] = field(default_factory=list)
+    crashed: str | None = None  # what ended the client thread before the load stopped
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Report:
     phantom: list[tuple[int, int]]
     counter_matches: bool
     errors: list[str]
+    stuck_clients: list[str] = field(default_factory=list)  # "client N: why"
 
     def __str__(self) -> str:
         return (
@@ -59,6 +63,7 @@ class Report:
             f" {self.dropped_connections} connections dropped,"
             f" longest stall {self.longest_stall_s:.2f} s, lost {len(self.lost)},"
             f" phantom {len(self.phantom)}"
+            + (f"; stuck clients: {self.stuck_clients[:3]}" if self.stuck_clients else "")
             + (f"; first errors: {self.errors[:3]}" if self.errors else "")
         )
 
@@ -117,6 +122,12 @@ class Load:
             time.sleep(0.05)
 
     def _client(self, client: int) -> None:
+        try:
+            self._transactions(client)
+        except Exception as error:  # recorded: verify() reports the client
+            self.logs[client].crashed = f"{type(error).__name__}: {error}"
+
+    def _transactions(self, client: int) -> None:
         log, conn, seq = self.logs[client], None, 0
         while not self.stop_event.is_set():
             seq += 1
@@ -143,7 +154,11 @@ class Load:
                         log.dropped_connections += 1
                     conn = None
                 elif conn is not None:
-                    conn.rollback()
+                    try:
+                        conn.rollback()
+                    except psycopg.Error:  # the connection broke meanwhile: a new one
+                        conn.close()
+                        conn = None
             finally:
                 stall = time.monotonic() - began
                 with self.lock:
@@ -177,4 +192,9 @@ class Load:
             phantom=sorted(failed & in_table),
             counter_matches=counter == len(in_table),
             errors=[e for log in self.logs for e in log.errors],
+            stuck_clients=[
+                f"client {c}: {log.crashed or 'no transaction committed'}"
+                for c, log in enumerate(self.logs)
+                if log.crashed or not log.committed
+            ],
         )

@@ -186,6 +186,9 @@ def test_exhaustion_fires_the_alert_and_status_names_the_leaks(prometheus):
     )
     print(f"--- poolkit status, pool exhausted (exit {exhausted.returncode}):\n{exhausted.stdout}")
     assert fired, "PgBouncerClientsWaiting never fired"
+    # for: 1m after the first evaluation that saw the waiters: one scrape and one evaluation
+    # (5 s each, compose/prometheus.yml) and this test's 2 s polling later at most.
+    assert 60 - 5 <= fired_after <= 60 + 5 + 5 + 2 + 3, fired_after
     assert fired[0]["metric"]["database"] == stack["POOLKIT_DATABASE"]
     assert exhausted.returncode == 2, exhausted.stdout + exhausted.stderr
     pool = f"pool {stack['POOLKIT_DATABASE']}/{stack['POOLKIT_APP_USER']}"
