@@ -568,6 +568,19 @@ def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
     return f"{key} was removed after Pgpool-II {_short(last or first)}, this host has {text}"
 
 
+def keys_read_by(version: str) -> frozenset[str]:
+    """The `SETTINGS` keys Pgpool-II `version` reads: what its ``PGPOOL SHOW ALL`` lists,
+    apart from indexed keys (`is_indexed`) and the `REFUSED` ones."""
+    ver, _ = _supported(version)
+    return frozenset(key for key in SETTINGS if _reads(key, ver))
+
+
+def is_indexed(key: str) -> bool:
+    """A per-backend or watchdog key with its index (backend_hostname0, wd_port1)."""
+    match = _INDEXED.fullmatch(key)
+    return bool(match and match.group("index"))
+
+
 def written_name(key: str, version: str) -> str:
     """The name `version` reads for the role's setting `key` (see `RENAMED`)."""
     ver, _ = _supported(version)

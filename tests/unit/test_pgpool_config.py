@@ -1232,3 +1232,25 @@ def test_exporter_rules_name_the_variables(changes, expected):
     with pytest.raises(PoolkitError) as excinfo:
         pp.check(config(**{**EXPORTER, **changes}))
     assert any(expected in problem for problem in _problems(excinfo))
+
+
+def test_keys_read_by_follows_the_renames():
+    assert {"socket_dir", "delegate_IP"} <= pp.keys_read_by("4.3.5")
+    assert not {"unix_socket_directories", "delegate_ip"} & pp.keys_read_by("4.3.5")
+    assert {"unix_socket_directories", "delegate_ip"} <= pp.keys_read_by("4.6.1")
+    assert not {"socket_dir", "delegate_IP"} & pp.keys_read_by("4.6.1")
+
+
+@pytest.mark.parametrize(
+    ("key", "indexed"),
+    [
+        ("backend_hostname0", True),
+        ("health_check_period12", True),
+        ("wd_port1", True),
+        ("health_check_period", False),
+        ("connect_timeout", False),
+        ("backend_clustering_mode", False),
+    ],
+)
+def test_is_indexed(key, indexed):
+    assert pp.is_indexed(key) is indexed

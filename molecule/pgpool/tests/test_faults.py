@@ -1,8 +1,10 @@
 """Backend loss under read load: the replica stops while clients read through Pgpool-II.
-Reads continue on the primary once a health check marks the replica down (the failed
-statements are bounded to that window and printed); playbooks/pgpool-attach.yml re-attaches
-it once it is back, and reads balance onto it again. Attaching restarts Pgpool-II's child
-processes, so a session open at that moment may be closed: bounded too."""
+A health check marks it down within one period and timeout of its stop; reads then succeed
+on the primary alone (the failed ones are bounded to the window before, and printed);
+playbooks/pgpool-attach.yml re-attaches it once it is back, and reads balance onto it
+again. Attaching restarts Pgpool-II's child processes, so a session open at that moment may
+be closed: bounded too. Each read is placed in a window by when it started, so one that
+hangs until its connect timeout counts where it began."""
 
 from __future__ import annotations
 
@@ -12,21 +14,26 @@ import time
 import psycopg
 from conftest import pool_nodes, wait_for
 
+# converge.yml: health_check_period 1 s and health_check_timeout 3 s (max_retries 0), plus
+# the 0.5 s between two looks at SHOW POOL_NODES and the look itself.
+MARKED_DOWN_WITHIN_S = 1 + 3 + 1
+
 
 def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pgpool_status):
     replica = other_host("replica")
     unit = replica.run("systemctl list-units --plain --no-legend 'postgresql@*'").stdout.split()[0]
-    reads: list[tuple[float, str | None]] = []  # (when, error or None)
+    reads: list[tuple[float, str | None]] = []  # (when it started, error or None)
     stop = threading.Event()
 
     def reader():
         while not stop.is_set():
+            started = time.monotonic()
             try:  # a session per read: each picks its load-balance node anew
                 with pgpool() as conn:
                     conn.execute("SELECT 1").fetchone()
-                reads.append((time.monotonic(), None))
+                reads.append((started, None))
             except psycopg.Error as error:
-                reads.append((time.monotonic(), str(error).strip().splitlines()[0]))
+                reads.append((started, str(error).strip().splitlines()[0]))
             time.sleep(0.02)
 
     def status():
@@ -48,6 +55,7 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
         time.sleep(1)
         stopped_at = time.monotonic()
         assert replica.run(f"systemctl stop {unit}").rc == 0
+        gone_at = time.monotonic()
         assert wait_for(lambda: status() == "down", timeout=30), "the replica was not marked down"
         down_at = time.monotonic()
         time.sleep(3)  # reads on the primary alone
@@ -75,13 +83,18 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
     def window(start, end):
         return [error for when, error in failed if start < when <= end]
 
+    alone = (down_at + 1, on_primary_until - 0.5)  # reads that started with time to end
+    succeeded_alone = [when for when, error in reads if not error and alone[0] < when <= alone[1]]
+
     print(
         f"\nreplica stopped under read load (3 readers): marked down after"
-        f" {down_at - stopped_at:.1f} s; {len(reads)} reads, {len(failed)} failed:"
+        f" {down_at - stopped_at:.1f} s ({down_at - gone_at:.1f} s after the stop returned);"
+        f" {len(reads)} reads, {len(failed)} failed:"
         f" {len(window(stopped_at, down_at + 1))} until marked down,"
         f" {len(window(down_at + 1, restarted_at))} on the primary alone,"
         f" {len(window(restarted_at, attach_at))} while the replica restarted,"
         f" {len(window(attach_at, float('inf')))} from re-attach on;"
+        f" {len(succeeded_alone)} reads succeeded on the primary alone;"
         f" after re-attach {balanced} reads reached the replica in 2 s;"
         f" errors: {sorted({error for _, error in failed})[:3]}"
     )
@@ -92,7 +105,9 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
     assert "pgpool-attach.yml" in degraded.stdout
     assert healed.returncode == 0, healed.stdout + healed.stderr
     assert "changed=1" in run.stdout  # the playbook attached the node
-    assert not window(down_at + 1, on_primary_until)  # reads succeed on the primary
+    assert down_at - gone_at <= MARKED_DOWN_WITHIN_S
+    assert not window(down_at + 1, on_primary_until)  # no read failed on the primary alone
+    assert len(succeeded_alone) >= 3  # and the readers were reading (3 for 1.5 s at least)
     # Attaching restarts Pgpool-II's children: a session open at that moment may be closed
     # (0 to 3 seen on 4.3.5), but only around the attach itself.
     assert not window(attached_at + 2, float("inf"))

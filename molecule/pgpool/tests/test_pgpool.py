@@ -11,6 +11,8 @@ import pytest
 from conftest import PASSWORDS, pool_nodes
 from converge import secrets_in_output
 
+from poolkit import pgpool as pgpool_settings
+
 NUM_INIT_CHILDREN = 6  # converge.yml
 MAX_POOL = 2
 RESERVED = 1
@@ -132,23 +134,31 @@ def test_client_beyond_the_limit_is_refused(pgpool):
 
 
 def test_backends_never_see_more_than_children_x_max_pool(pgpool, backend, host):
+    """Each child caches connections for up to max_pool user/database pairs. Three pairs,
+    each through as many children at once as clients may hold: every child that served
+    them keeps two pairs at most (the oldest evicted), so the primary sees more cached
+    connections than children (max_pool is used) and never more than children x max_pool.
+    (5 sessions per pair on 6 children: at least 10 cached, whatever child took which.)"""
     pgpool_address = host.interface("eth0").addresses[0]
-    conns = [pgpool() for _ in range(NUM_INIT_CHILDREN - RESERVED)]
-    try:
-        for conn in conns:
-            conn.execute("SELECT 1")
-        count = (
-            backend("primary")
-            .execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE client_addr = %s::inet",
-                (pgpool_address,),
-            )
-            .fetchone()[0]
+    for dbname in ("app", "postgres", "template1"):
+        conns = [pgpool(dbname=dbname) for _ in range(NUM_INIT_CHILDREN - RESERVED)]
+        try:
+            for conn in conns:
+                conn.execute("SELECT 1")
+        finally:
+            for conn in conns:
+                conn.close()
+    count = (
+        backend("primary")
+        .execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE client_addr = %s::inet"
+            " AND usename = 'app'",
+            (pgpool_address,),
         )
-    finally:
-        for conn in conns:
-            conn.close()
-    assert 1 <= count <= NUM_INIT_CHILDREN * MAX_POOL
+        .fetchone()[0]
+    )
+    print(f"\n{count} connections of app cached by {NUM_INIT_CHILDREN} children on the primary")
+    assert NUM_INIT_CHILDREN < count <= NUM_INIT_CHILDREN * MAX_POOL
 
 
 def test_pool_passwd_entry_is_what_pg_enc_writes(host):
@@ -206,3 +216,16 @@ def test_verbose_run_prints_no_password_or_key(converge):
     """ansible-playbook -vvv of the role: no password and no pool key in its output. (It
     also converges back from test_reloadable_change_keeps_the_pid: one converge fewer.)"""
     assert not secrets_in_output(converge(verbosity=3), PASSWORDS)
+
+
+def test_show_all_lists_exactly_the_settings_table(pgpool, host):
+    """Pgpool-II's own PGPOOL SHOW ALL against poolkit's table (src/poolkit/pgpool.py
+    SETTINGS, with its version ranges and renames): every key the table says this version
+    reads, and no other, apart from indexed keys and the keys poolkit refuses."""
+    version = host.run("dpkg-query -W -f='${Version}' pgpool2").stdout
+    with pgpool() as conn:
+        shown = {row[0] for row in conn.execute("PGPOOL SHOW ALL").fetchall()}
+    plain = {key for key in shown if not pgpool_settings.is_indexed(key)}
+    listed = plain - set(pgpool_settings.REFUSED)
+    expected = pgpool_settings.keys_read_by(version)
+    assert (sorted(listed - expected), sorted(expected - listed)) == ([], [])
