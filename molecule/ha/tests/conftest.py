@@ -19,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from journal import journal_hook
 
 MEMBERS = ["ha-pg1-trixie", "ha-pg2-trixie", "ha-pg3-trixie"]
+# converge.yml: synchronous_mode with synchronous_node_count 2, so a healthy cluster's
+# replicas are both synchronous standbys (Patroni's /cluster role "sync_standby").
+REPLICA_ROLE = "sync_standby"
 PASSWORDS = {"app": "molecule-app-secret"}
 CA = "/etc/poolkit/tls/ca.crt"
 
@@ -88,7 +91,8 @@ def cluster(members):
 
 @pytest.fixture
 def wait_healthy(cluster):
-    """Wait until the cluster has one leader and every other member streams from it."""
+    """Wait until the cluster has one leader and every other member streams from it as a
+    synchronous standby."""
 
     def wait(timeout=120):
         deadline = time.monotonic() + timeout
@@ -96,7 +100,11 @@ def wait_healthy(cluster):
         while time.monotonic() < deadline:
             state = cluster()
             roles = sorted(m["role"] for m in state["members"])
-            streaming = [m for m in state["members"] if m.get("state") == "streaming"]
+            streaming = [
+                m
+                for m in state["members"]
+                if m.get("state") == "streaming" and m["role"] == REPLICA_ROLE
+            ]
             if roles.count("leader") == 1 and len(streaming) == len(MEMBERS) - 1:
                 return state
             time.sleep(1)

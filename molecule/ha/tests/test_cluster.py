@@ -10,7 +10,7 @@ import time
 import psycopg
 import pytest
 import yaml
-from conftest import MEMBERS, api
+from conftest import MEMBERS, REPLICA_ROLE, api
 
 ETCD = ",".join(f"{name}:2379" for name in MEMBERS)
 
@@ -25,10 +25,14 @@ def test_etcd_is_a_three_member_cluster_and_every_member_is_healthy(members):
     assert health.stderr.count("is healthy") + health.stdout.count("is healthy") == 3
 
 
-def test_one_leader_and_two_streaming_replicas(wait_healthy):
+def test_one_leader_and_two_synchronous_replicas(wait_healthy, leader, sql):
     state = wait_healthy()
     by_role = sorted(m["role"] for m in state["members"])
-    assert by_role == ["leader", "replica", "replica"], state
+    assert by_role == ["leader", REPLICA_ROLE, REPLICA_ROLE], state
+    sync = sql(
+        leader[1], "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'"
+    )
+    assert sorted(row[0] for row in sync) == sorted(set(MEMBERS) - {leader[0]})
     assert {m["name"] for m in state["members"]} == set(MEMBERS)
 
 

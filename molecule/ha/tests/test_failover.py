@@ -1,15 +1,22 @@
 """An unplanned failover: the leader's node dies at once (docker kill: PostgreSQL, Patroni and
-etcd with it). Patroni promotes a replica after the leader lock's ttl; PgBouncer follows with
-no human step; after the switch no write fails as read-only; the old node comes back as a
-replica and PgBouncer does not go back to it."""
+etcd with it) under 20 ledger clients and a timed writer through PgBouncer. Patroni promotes
+a synchronous standby after the leader lock's ttl; PgBouncer follows with no human step;
+after the switch no write fails as read-only; no commit a client saw acknowledged is lost
+(synchronous_mode, converge.yml); the old node comes back as a replica and PgBouncer does
+not go back to it."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
+from pathlib import Path
 
-from conftest import MEMBERS, Writer, api
+from conftest import MEMBERS, REPLICA_ROLE, Writer, api
 from test_follow import points_at
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from load import Load
 
 
 def new_leader(members, old, deadline):
@@ -32,48 +39,59 @@ def new_leader(members, old, deadline):
 
 
 def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_replica(
-    leader, members, pooler, bouncer, wait_healthy
+    leader, members, pooler, bouncer, wait_healthy, direct
 ):
     old, _ = leader
     with bouncer() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS follow_probe (at timestamptz DEFAULT now())")
     writer = Writer(lambda: bouncer(connect_timeout=2), "follow_probe")
-    writer.start()
-    time.sleep(2)
-    killed = time.monotonic()
-    subprocess.run(["docker", "kill", old], check=True, capture_output=True)
-    survivors = {n: h for n, h in members.items() if n != old}
-    try:
-        name, promoted = new_leader(survivors, old, time.monotonic() + 90)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not [
-            t for t, err in writer.results if t > promoted and not err
-        ]:
-            time.sleep(0.1)
-        time.sleep(3)
-    finally:
-        writer.stop.set()
-        writer.join(10)
-        # The node comes back whatever happened: the other tests need three members.
-        subprocess.run(["docker", "start", old], check=True, capture_output=True)
+    load = Load(lambda: bouncer(autocommit=False, connect_timeout=2), clients=20)
+    with load:
+        writer.start()
+        load.wait_for(200)
+        killed = time.monotonic()
+        subprocess.run(["docker", "kill", old], check=True, capture_output=True)
+        survivors = {n: h for n, h in members.items() if n != old}
+        try:
+            name, promoted = new_leader(survivors, old, time.monotonic() + 90)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not [
+                t for t, err in writer.results if t > promoted and not err
+            ]:
+                time.sleep(0.1)
+            load.wait_for(load.committed() + 200)  # the ledger clients commit again too
+            time.sleep(3)
+        finally:
+            writer.stop.set()
+            writer.join(10)
+            # The node comes back whatever happened: the other tests need three members.
+            subprocess.run(["docker", "start", old], check=True, capture_output=True)
+    with direct(name) as conn:
+        report = load.verify(conn)
     first_commit = min((t for t, err in writer.results if t > promoted and not err), default=None)
     errors = [(t, err) for t, err in writer.results if err]
     read_only_after = [
         err for t, err in errors if first_commit and t > first_commit and "read-only" in err
     ]
+    read_only_ledger = [err for err in report.errors if "read-only" in err]
     print(
         f"\nfailover {old} -> {name}: Patroni reported the new leader {promoted - killed:.1f} s "
         f"after the kill (ttl 10 s); first commit through PgBouncer "
         f"{(first_commit - promoted) if first_commit else float('nan'):.1f} s after that; "
-        f"{len(errors)} failed writes, all before the switch: {not read_only_after}"
+        f"{len(errors)} failed writes, all before the switch: {not read_only_after}; "
+        f"ledger, 20 clients: {report}"
     )
     assert first_commit is not None, "no commit through PgBouncer after the failover"
     assert first_commit - promoted < 5
     assert read_only_after == []
     assert not [err for t, err in errors if t > first_commit], "writes failed after the switch"
     assert points_at(pooler) == name
+    # Synchronous replication: every commit a client saw acknowledged is on the new leader.
+    assert not report.lost and not report.phantom and report.counter_matches, report
+    assert not report.stuck_clients, report
+    assert read_only_ledger == [], read_only_ledger[:3]
 
     state = wait_healthy(timeout=180)
-    assert {m["name"]: m["role"] for m in state["members"]}[old] == "replica", state
+    assert {m["name"]: m["role"] for m in state["members"]}[old] == REPLICA_ROLE, state
     assert points_at(pooler) == name, "PgBouncer went back to the old leader"
     assert set(MEMBERS) == {m["name"] for m in state["members"]}

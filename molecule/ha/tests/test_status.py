@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from conftest import FOLLOW_STATE, MEMBERS
+from conftest import FOLLOW_STATE, MEMBERS, REPLICA_ROLE
 
 STATUS = (
     "PYTHONPATH=/opt/poolkit/lib python3 -m poolkit status --patroni-ca /etc/poolkit/tls/ca.crt "
@@ -24,7 +24,7 @@ def test_status_names_the_leader_and_every_member_and_the_follower_on_it(pooler,
     assert f"Patroni cluster: leader {leader[0]};" in run.stdout
     for member in MEMBERS:
         assert member in run.stdout
-    assert run.stdout.count("replica streaming lag") == len(MEMBERS) - 1, run.stdout
+    assert run.stdout.count(f"{REPLICA_ROLE} streaming lag") == len(MEMBERS) - 1, run.stdout
     assert f"points at {leader[0]}" in run.stdout
 
 

@@ -58,6 +58,7 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     assert points_at(pooler) == new
     assert (report.failures, report.in_doubt, report.lost, report.phantom) == (0, 0, [], [])
     assert report.counter_matches
+    assert not report.stuck_clients, report
     assert paused(pooler)["app"] == "0"
     time.sleep(1)  # a released server connection closes at the next janitor pass
     left = sql(
