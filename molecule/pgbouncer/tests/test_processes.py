@@ -76,6 +76,7 @@ def test_rolling_restart_under_reconnecting_load(
     (no SHUTDOWN WAIT_FOR_CLIENTS) a connection that lands on the stopping process is
     closed, but no transaction is cut or lost."""
     before = [main_pid(unit) for unit in UNITS]
+    since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     with Load(lambda: bouncer(autocommit=False), clients=10, reconnect_each=True) as load:
         load.wait_for(100)
         began = time.monotonic()
@@ -90,15 +91,20 @@ def test_rolling_restart_under_reconnecting_load(
         f" transaction): playbook {took:.1f} s; {report}"
     )
     assert run.returncode == 0, output(run)
-    # One process after the other, each waiting at most DRAIN_S for its clients; 30 s for
-    # its stop, start and Ansible's tasks (measured 15-28 s alone, up to 53 s in make test).
-    assert took < len(UNITS) * (DRAIN_S + 30), took
     assert all(a != b for a, b in zip(after, before, strict=True)), (before, after)
     assert report.in_doubt == 0 and not report.lost and not report.phantom, report
     assert report.counter_matches, report
     assert not report.stuck_clients, report
     if not version.startswith("1.18"):
         assert report.failures == 0, report
+        # Each process drained by itself, within DRAIN_S: none was stopped by the signal
+        # that ends a drain at its timeout. (The playbook's duration is printed, not bounded:
+        # 15-28 s alone, 53-80 s beside other scenarios on 2 cores, all of it Ansible.)
+        journal = host.run(
+            f"journalctl --no-pager -u pgbouncer@1 -u pgbouncer@2 --since '{since}'"
+        ).stdout
+        assert journal.count("SHUTDOWN WAIT_FOR_CLIENTS") == 2, journal[-3000:]
+        assert "got SIGINT" not in journal, journal[-3000:]
 
 
 def test_no_exporter_once_disabled(host, own_config, two_processes, exporter_host, converge):
