@@ -1,7 +1,8 @@
 """An unplanned failover: the leader's node dies at once (docker kill: PostgreSQL, Patroni and
-etcd with it) under 20 ledger clients and a timed writer through PgBouncer. Patroni promotes
-a synchronous standby after the leader lock's ttl; PgBouncer follows with no human step;
-after the switch no write fails as read-only; no commit a client saw acknowledged is lost
+etcd with it) under 20 ledger clients and a timed writer through PgBouncer, and a timed
+writer through Pgpool-II. Patroni promotes a synchronous standby after the leader lock's
+ttl; PgBouncer follows with no human step and Pgpool-II finds the new primary; after the
+switch no write fails as read-only; no commit a client saw acknowledged is lost
 (synchronous_mode, converge.yml); the old node comes back as a replica and PgBouncer does
 not go back to it."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from conftest import MEMBERS, REPLICA_ROLE, Writer, api
 from test_follow import points_at
+from test_pgpool import connect as through_pgpool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from load import Load
@@ -44,10 +46,16 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
     old, _ = leader
     with bouncer() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS follow_probe (at timestamptz DEFAULT now())")
+        conn.execute("CREATE TABLE IF NOT EXISTS pgpool_probe (at timestamptz DEFAULT now())")
     writer = Writer(lambda: bouncer(connect_timeout=2), "follow_probe")
+    # The same failover through Pgpool-II, which promotes nothing and finds the new primary.
+    pgpool_writer = Writer(
+        lambda: through_pgpool(pooler, connect_timeout=2), "pgpool_probe", retry_pause=0.1
+    )
     load = Load(lambda: bouncer(autocommit=False, connect_timeout=2), clients=20)
     with load:
         writer.start()
+        pgpool_writer.start()
         load.wait_for(200)
         killed = time.monotonic()
         subprocess.run(["docker", "kill", old], check=True, capture_output=True)
@@ -55,15 +63,17 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         try:
             name, promoted = new_leader(survivors, old, time.monotonic() + 90)
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not [
-                t for t, err in writer.results if t > promoted and not err
-            ]:
+            while time.monotonic() < deadline and not (
+                [t for t, err in writer.results if t > promoted and not err]
+                and [t for t, err in pgpool_writer.results if t > promoted and not err]
+            ):
                 time.sleep(0.1)
             load.wait_for(load.committed() + 200)  # the ledger clients commit again too
             time.sleep(3)
         finally:
-            writer.stop.set()
-            writer.join(10)
+            for each in (writer, pgpool_writer):
+                each.stop.set()
+                each.join(10)
             # The node comes back whatever happened: the other tests need three members.
             subprocess.run(["docker", "start", old], check=True, capture_output=True)
     with direct(name) as conn:
@@ -74,12 +84,20 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         err for t, err in errors if first_commit and t > first_commit and "read-only" in err
     ]
     read_only_ledger = [err for err in report.errors if "read-only" in err]
+    pgpool_first = min(
+        (t for t, err in pgpool_writer.results if t > promoted and not err), default=None
+    )
+    pgpool_errors = [(t, err) for t, err in pgpool_writer.results if err]
+    pgpool_after = [err for t, err in pgpool_errors if pgpool_first and t > pgpool_first]
     print(
         f"\nfailover {old} -> {name}: Patroni reported the new leader {promoted - killed:.1f} s "
         f"after the kill (ttl 10 s); first commit through PgBouncer "
         f"{(first_commit - promoted) if first_commit else float('nan'):.1f} s after that; "
         f"{len(errors)} failed writes, all before the switch: {not read_only_after}; "
-        f"ledger, 20 clients: {report}"
+        f"ledger, 20 clients: {report}; through Pgpool-II: first write "
+        f"{(pgpool_first - promoted) if pgpool_first else float('nan'):.1f} s after the new "
+        f"leader, {len(pgpool_errors)} failed writes ({len(pgpool_after)} after the first "
+        f"success): {sorted({err for _, err in pgpool_errors})[:3]}"
     )
     assert first_commit is not None, "no commit through PgBouncer after the failover"
     assert first_commit - promoted < 5
@@ -90,6 +108,9 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
     assert not report.lost and not report.phantom and report.counter_matches, report
     assert not report.stuck_clients, report
     assert read_only_ledger == [], read_only_ledger[:3]
+    assert pgpool_first is not None, "no write through Pgpool-II after the failover"
+    assert pgpool_first - promoted < 15
+    assert not [err for err in pgpool_after if "read-only" in err], pgpool_after
 
     state = wait_healthy(timeout=180)
     assert {m["name"]: m["role"] for m in state["members"]}[old] == REPLICA_ROLE, state
