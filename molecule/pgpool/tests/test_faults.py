@@ -69,6 +69,7 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
         attached_at = time.monotonic()
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
         assert wait_for(lambda: status() in ("up", "waiting"), timeout=30)
+        up_at = time.monotonic()
         before = replica_selects()
         time.sleep(2)
         balanced = replica_selects() - before
@@ -112,9 +113,10 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
     assert down_at - gone_at <= MARKED_DOWN_WITHIN_S
     assert not window(down_at + 1, on_primary_until)  # no read failed on the primary alone
     assert len(succeeded_alone) >= 3  # and the readers were reading (3 for 1.5 s at least)
-    # Attaching restarts Pgpool-II's children: a session open at that moment may be closed
-    # (0 to 5 seen on 4.3.5), once: the failures from the attach on are one burst (when it
-    # comes depends on the machine's load), and reads succeed after it.
-    assert burst < 3, after_attach
+    # Attaching restarts Pgpool-II's children: a session open then may be closed (0 to 9
+    # failed reads seen on 4.3.5, over up to 10 s on a loaded machine), but only while the
+    # attach runs: none starting 2 s after the playbook returned and Pgpool-II showed the
+    # replica up; and reads succeed after the last failure.
+    assert not window(up_at + 2, float("inf")), after_attach
     assert [when for when, error in reads if not error and when > last_failure]
     assert balanced > 0
