@@ -97,7 +97,8 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
         f" {len(window(stopped_at, down_at + 1))} until marked down,"
         f" {len(window(down_at + 1, restarted_at))} on the primary alone,"
         f" {len(window(restarted_at, attach_at))} while the replica restarted,"
-        f" {len(window(attach_at, float('inf')))} from re-attach on (within {burst:.1f} s;"
+        f" {len(window(attach_at, float('inf')))} from re-attach on (within {burst:.1f} s,"
+        f" the last {max(0.0, last_failure - up_at):.1f} s after the replica showed up;"
         f" the playbook took {attached_at - attach_at:.1f} s);"
         f" {len(succeeded_alone)} reads succeeded on the primary alone;"
         f" after re-attach {balanced} reads reached the replica in 2 s;"
@@ -113,10 +114,13 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
     assert down_at - gone_at <= MARKED_DOWN_WITHIN_S
     assert not window(down_at + 1, on_primary_until)  # no read failed on the primary alone
     assert len(succeeded_alone) >= 3  # and the readers were reading (3 for 1.5 s at least)
-    # Attaching restarts Pgpool-II's children: a session open then may be closed (0 to 9
-    # failed reads seen on 4.3.5, over up to 10 s on a loaded machine), but only while the
-    # attach runs: none starting 2 s after the playbook returned and Pgpool-II showed the
-    # replica up; and reads succeed after the last failure.
-    assert not window(up_at + 2, float("inf")), after_attach
-    assert [when for when, error in reads if not error and when > last_failure]
+    # Attaching restarts Pgpool-II's children: a session open then is closed, and for a
+    # moment fewer children accept (0 to 9 failed reads, up to 3 s after the replica showed
+    # up again on a loaded machine: when depends on the load, so it is printed, not bounded).
+    # Every such failure is a closed or refused connection, and the readers recover: the
+    # reads after the last failure all succeeded.
+    restart_kinds = ("SSL exchange", "terminating", "unable to read", "closed the", "too many")
+    odd = [e for e in window(attach_at, float("inf")) if not any(k in e for k in restart_kinds)]
+    assert not odd, odd
+    assert len([when for when, error in reads if not error and when > last_failure]) >= 10
     assert balanced > 0
