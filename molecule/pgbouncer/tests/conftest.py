@@ -94,12 +94,13 @@ def wait_pool_drained(server_count):
     return wait
 
 
+def main_pid_of(host, unit="pgbouncer@1.service") -> int:
+    return int(host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip())
+
+
 @pytest.fixture
 def main_pid(host):
-    def pid(unit="pgbouncer@1.service"):
-        return int(host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip())
-
-    return pid
+    return lambda unit="pgbouncer@1.service": main_pid_of(host, unit)
 
 
 # Pooler hosts a test left on variables other than converge.yml's (inventory names).

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PASSWORDS, back_to_converge_yml
+from conftest import PASSWORDS, back_to_converge_yml, main_pid_of
 from converge import run_playbook
 
 DB = {"name": "app", "host": "pgb-pg-trixie", "dbname": "app"}
@@ -264,10 +264,6 @@ def runs_on(applies_to: str) -> str:
     return "1.18" if applies_to == ANY else applies_to
 
 
-def pid_of(host) -> str:
-    return host.run("systemctl show -p MainPID --value pgbouncer@1.service").stdout.strip()
-
-
 def snapshot(host) -> dict[str, str]:
     """What a change would touch: every file the role writes, the running PID and the apt
     sources."""
@@ -277,7 +273,7 @@ def snapshot(host) -> dict[str, str]:
         " /etc/poolkit/credentials/* /etc/poolkit/pgbouncer-exporter/*"
         " /etc/systemd/system/poolkit-pgbouncer-exporter@.service 2>/dev/null"
     ).stdout
-    return {"files": files, "pid": pid_of(host), "apt sources": apt_sources(host)}
+    return {"files": files, "pid": main_pid_of(host), "apt sources": apt_sources(host)}
 
 
 def failure_message(output: str) -> str:

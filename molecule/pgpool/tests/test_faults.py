@@ -3,8 +3,9 @@ A health check marks it down within one period and timeout of its stop; reads th
 on the primary alone (the failed ones are bounded to the window before, and printed);
 playbooks/pgpool-attach.yml re-attaches it once it is back, and reads balance onto it
 again. Attaching restarts Pgpool-II's child processes, so a session open at that moment may
-be closed: bounded too. Each read is placed in a window by when it started, so one that
-hangs until its connect timeout counts where it began."""
+be closed or a new one refused: those are the only failures allowed from the attach on, and
+the readers recover. Each read is placed in a window by when it started, so one that hangs
+until its connect timeout counts where it began."""
 
 from __future__ import annotations
 
