@@ -15,7 +15,7 @@ export ANSIBLE_NOCOLOR ?= 1
 # tests (`make smoke`). Lanes of about equal length: measured times in the README ("Tests").
 # Run a subset in one lane:
 #   make molecule SCENARIOS="postgresql security"
-LANES ?= "pgbouncer security" "compose ha pgpool postgresql"
+LANES ?= "pgbouncer security postgresql" "compose ha pgpool"
 SCENARIOS ?=
 
 .PHONY: help setup demo lab deploy test lint unit smoke molecule clean

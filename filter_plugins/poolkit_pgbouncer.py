@@ -175,9 +175,10 @@ short_description: The followed databases' settings, for poolkit follow
 version_added: 0.2.0
 author: poolkit
 description:
-  - The entries of C(pgbouncer_databases) with C(follow=leader), as a mapping of name to
-    settings, each one's [databases] line without the address. C(poolkit follow) writes them into
-    the include file with C(host) and C(port) of the Patroni cluster's running leader.
+  - The entries of C(pgbouncer_databases) with C(follow) equal to O(follow), as a mapping of
+    name to settings, each one's [databases] line without the address. C(poolkit follow) writes
+    them into the include file with C(host) and C(port) of the Patroni cluster's running leader
+    (C(leader)) or of its streaming replicas (C(replicas), a host list).
   - Same checks and sizing merge as C(poolkit_pgbouncer_databases); a followed entry with
     C(host) or C(port) is an error.
 options:
@@ -193,9 +194,15 @@ options:
   sizing:
     description: What C(poolkit_size) returns, or none.
     type: dict
+  follow:
+    description: Which entries, by their C(follow) value.
+    type: str
+    choices: [leader, replicas]
+    default: leader
 """,
         "EXAMPLES": r"""
 followed: "{{ pgbouncer_databases | poolkit_pgbouncer_followed('1.24.1') }}"
+read_only: "{{ pgbouncer_databases | poolkit_pgbouncer_followed('1.24.1', none, 'replicas') }}"
 """,
         "RETURN": r"""
 _value:
@@ -493,9 +500,10 @@ def poolkit_pgbouncer_databases(databases, version, sizing=None):
     return _call(pgbouncer.databases_section, databases, version, sizing)
 
 
-def poolkit_pgbouncer_followed(databases, version, sizing=None):
-    """``{name: settings}`` of the databases that follow the Patroni leader."""
-    return _call(pgbouncer.followed_databases, databases, version, sizing)
+def poolkit_pgbouncer_followed(databases, version, sizing=None, follow="leader"):
+    """``{name: settings}`` of the databases that follow the Patroni leader (or, with
+    ``follow='replicas'``, its streaming replicas)."""
+    return _call(pgbouncer.followed_databases, databases, version, sizing, follow)
 
 
 def poolkit_pgbouncer_users(users, version, sizing=None):

@@ -14,7 +14,7 @@ leader. Pure functions that add to a `poolkit.status.Report`; the CLI fetches th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from poolkit.follower import Answer, Target, decide
@@ -185,9 +185,11 @@ def pgbouncer_leader_report(
     databases: Sequence[Mapping[str, Any]],
     answers: Sequence[Answer],
     leader: Target | None,
+    read_only: Collection[str] = (),
 ) -> None:
     """A PgBouncer database whose host is a cluster member other than the leader: its
-    clients reach a replica (read-only) — critical."""
+    clients reach a replica (read-only) — critical, unless it is one of `read_only` (the
+    followers' `follow: replicas` databases, meant for replicas)."""
     if leader is None:
         return
     others = {
@@ -199,7 +201,7 @@ def pgbouncer_leader_report(
     }
     for row in databases:
         host = str(row.get("host") or "")
-        if host in others:
+        if host in others and str(row.get("name")) not in read_only:
             report.findings.append(
                 Finding(
                     CRITICAL,

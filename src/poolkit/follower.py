@@ -11,6 +11,12 @@ Rules:
 - Endpoints answer from their own view of the DCS; the target is the leader named by a
   majority of the endpoints that answered. No majority, no answer, or no running leader:
   keep the last target (never point at nothing) and say why.
+- Read-only databases (`follow: replicas`) point at every replica that streams from that
+  leader within `max_replica_lag` bytes and is not tagged `noloadbalance` (PgBouncer
+  round-robins over a host list); with none, at the leader, so reads still work. When the
+  leader is kept, so are the replicas. Where a host list cannot connect (PgBouncer before
+  1.25 with verify-full, `poolkit.pgbouncer.host_lists_connect`), at one of them: the one
+  already used while it qualifies, else the first by name.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from poolkit import PoolkitError
+from poolkit.pgbouncer import host_lists_connect
+from poolkit.switchover import REPLICA_ROLES
+
+#: Bytes of WAL a replica may lag and still serve `follow: replicas` databases.
+DEFAULT_MAX_REPLICA_LAG = 1048576
 
 
 @dataclass(frozen=True, order=True)
@@ -54,6 +65,7 @@ class Decision:
     healthy: bool
     reason: str
     votes: dict[str, int] = field(default_factory=dict)
+    replicas: tuple[Target, ...] = ()
 
 
 def running_leader(cluster: dict) -> Target | None:
@@ -75,36 +87,110 @@ def running_leader(cluster: dict) -> Target | None:
         return None
 
 
-def decide(current: Target | None, answers: list[Answer]) -> Decision:
-    """The next target from the endpoints' answers (see the module's rules)."""
+def streaming_replicas(cluster: dict, max_lag: int) -> tuple[Target, ...]:
+    """The members of a /cluster answer that may serve reads: a replica role, `streaming`,
+    lag known and at most `max_lag` bytes, not tagged `noloadbalance`; sorted by name. Only
+    those on the most common port (PgBouncer gives one port to a host list)."""
+    readable = []
+    for member in cluster.get("members") or []:
+        if not isinstance(member, dict) or member.get("role") not in REPLICA_ROLES:
+            continue
+        lag, tags = member.get("lag"), member.get("tags")
+        if (
+            member.get("state") != "streaming"
+            or not isinstance(lag, int)
+            or isinstance(lag, bool)
+            or not 0 <= lag <= max_lag
+            or (isinstance(tags, dict) and tags.get("noloadbalance"))
+        ):
+            continue
+        try:
+            readable.append(
+                Target(str(member["host"]), int(member["port"]), str(member.get("name", "")))
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    if not readable:
+        return ()
+    ports = Counter(t.port for t in readable)
+    port = max(ports, key=lambda p: (ports[p], -p))
+    return tuple(sorted((t for t in readable if t.port == port), key=lambda t: (t.name, t.host)))
+
+
+def decide(
+    current: Target | None,
+    answers: list[Answer],
+    current_replicas: tuple[Target, ...] = (),
+    max_replica_lag: int = DEFAULT_MAX_REPLICA_LAG,
+    single_replica: bool = False,
+) -> Decision:
+    """The next target, and the replicas for reads (one of them with `single_replica`),
+    from the endpoints' answers (see the module's rules)."""
     answered = [a for a in answers if a.cluster is not None]
     if not answered:
         errors = "; ".join(f"{a.endpoint}: {a.error}" for a in answers) or "no endpoint"
-        return Decision(current, False, False, f"no Patroni endpoint answered ({errors})")
+        reason = f"no Patroni endpoint answered ({errors})"
+        return Decision(current, False, False, reason, replicas=current_replicas)
     votes: Counter[Target | None] = Counter(running_leader(a.cluster) for a in answered)
     tally = {str(t) if t else "no running leader": n for t, n in votes.items()}
     leader, count = max(votes.items(), key=lambda item: (item[1], item[0] is not None))
     if count * 2 <= len(answered):
-        return Decision(current, False, False, f"endpoints disagree on the leader: {tally}", tally)
+        reason = f"endpoints disagree on the leader: {tally}"
+        return Decision(current, False, False, reason, tally, current_replicas)
     if leader is None:
-        return Decision(current, False, False, "the cluster has no running leader", tally)
+        reason = "the cluster has no running leader"
+        return Decision(current, False, False, reason, tally, current_replicas)
+    view = next(a.cluster for a in answered if running_leader(a.cluster) == leader)
+    replicas = streaming_replicas(view, max_replica_lag) or (leader,)
+    if single_replica:
+        replicas = tuple(t for t in current_replicas[:1] if t in replicas) or replicas[:1]
     if current is not None and (leader.host, leader.port) == (current.host, current.port):
-        return Decision(current, False, True, f"leader {leader}", tally)
+        return Decision(current, False, True, f"leader {leader}", tally, replicas)
     before = str(current) if current else "nothing"
-    return Decision(leader, True, True, f"leader changed: {before} -> {leader}", tally)
+    return Decision(leader, True, True, f"leader changed: {before} -> {leader}", tally, replicas)
 
 
-def render_databases(lines: dict[str, str], target: Target) -> str:
+def describe_replicas(replicas: tuple[Target, ...], leader: Target | None) -> str:
+    """How the follower names its read targets in its log and state."""
+    if replicas == (leader,) or not replicas:
+        return f"no replica streams within the lag bound: reads go to the leader {leader}"
+    return "reads on " + ", ".join(str(t) for t in replicas)
+
+
+def render_databases(
+    lines: dict[str, str],
+    target: Target,
+    replica_lines: dict[str, str] | None = None,
+    replicas: tuple[Target, ...] = (),
+) -> str:
     """The [databases] include file: each followed database's settings (everything but the
-    address, as the role rendered them) pointed at `target`."""
+    address, as the role rendered them) pointed at `target`; each read-only database's at
+    the `replicas` (the leader when there are none)."""
     out = [
-        "; Written by `poolkit follow`: the databases that follow the Patroni leader.",
+        "; Written by `poolkit follow`: the databases that follow the Patroni cluster.",
         f"; target = {target.host}:{target.port} {target.name}".rstrip(),
     ]
     for name, settings in sorted(lines.items()):
         rest = f" {settings}" if settings else ""
         out.append(f"{name} = host={target.host} port={target.port}{rest}")
+    if replica_lines:
+        readers = replicas or (target,)
+        listed = ", ".join(f"{t.host}:{t.port} {t.name}".rstrip() for t in readers)
+        out.insert(2, f"; replicas = {listed}")
+        hosts = ",".join(t.host for t in readers)
+        for name, settings in sorted(replica_lines.items()):
+            rest = f" {settings}" if settings else ""
+            out.append(f"{name} = host={hosts} port={readers[0].port}{rest}")
     return "\n".join(out) + "\n"
+
+
+def _parse_target(text: str) -> Target | None:
+    address, _, name = text.strip().partition(" ")
+    host, _, port = address.rpartition(":")
+    try:
+        return Target(host, int(port), name.strip())
+    except ValueError:
+        return None
 
 
 def target_of_include(text: str) -> Target | None:
@@ -112,13 +198,17 @@ def target_of_include(text: str) -> Target | None:
     follower starts from the last good target."""
     for line in text.splitlines():
         if line.startswith("; target = "):
-            address, _, name = line[len("; target = ") :].partition(" ")
-            host, _, port = address.rpartition(":")
-            try:
-                return Target(host, int(port), name.strip())
-            except ValueError:
-                return None
+            return _parse_target(line[len("; target = ") :])
     return None
+
+
+def replicas_of_include(text: str) -> tuple[Target, ...]:
+    """The read targets a previous `render_databases` wrote (its `; replicas =` line)."""
+    for line in text.splitlines():
+        if line.startswith("; replicas = "):
+            parsed = [_parse_target(part) for part in line[len("; replicas = ") :].split(",")]
+            return tuple(t for t in parsed if t is not None)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +223,9 @@ class FollowerConfig:
     interval: float = 0.5
     timeout: float = 1.0
     units: tuple[str, ...] = ()
+    replica_databases: dict[str, str] = field(default_factory=dict)
+    max_replica_lag: int = DEFAULT_MAX_REPLICA_LAG
+    single_replica: bool = False
 
 
 def load_config(text: str, source: str = "follower configuration") -> FollowerConfig:
@@ -153,12 +246,33 @@ def load_config(text: str, source: str = "follower configuration") -> FollowerCo
             f"{source}: endpoints must be a non-empty list of Patroni REST API URLs "
             f"(https://host:8008), got {endpoints!r}"
         )
-    databases = data.get("databases")
-    if not isinstance(databases, dict) or not databases:
+    databases = data.get("databases", {})
+    replica_databases = data.get("replica_databases", {})
+    for key, value in (("databases", databases), ("replica_databases", replica_databases)):
+        if not isinstance(value, dict):
+            raise PoolkitError(
+                f"{source}: {key} must map each followed database to its settings, got {value!r}"
+            )
+    if not databases and not replica_databases:
         raise PoolkitError(
-            f"{source}: databases must map each followed database to its settings, "
-            f"got {databases!r}"
+            f"{source}: databases (following the leader) and replica_databases (following "
+            "the replicas) are both empty: name at least one database to follow"
         )
+    max_lag = data.get("max_replica_lag", DEFAULT_MAX_REPLICA_LAG)
+    if not isinstance(max_lag, int) or isinstance(max_lag, bool) or max_lag < 0:
+        raise PoolkitError(f"{source}: max_replica_lag must be bytes >= 0, got {max_lag!r}")
+    single = False
+    if replica_databases:
+        version, sslmode = data.get("pgbouncer_version"), data.get("server_tls_sslmode", "")
+        if not isinstance(version, str) or not isinstance(sslmode, str):
+            raise PoolkitError(
+                f"{source}: replica_databases need pgbouncer_version (the installed release, "
+                f'"1.24.1") and server_tls_sslmode (a string), got {version!r} and {sslmode!r}'
+            )
+        try:
+            single = not host_lists_connect(version, sslmode)
+        except PoolkitError as exc:
+            raise PoolkitError(f"{source}: pgbouncer_version: {exc}") from exc
     for key in ("include_file", "state_file"):
         if not isinstance(data.get(key), str) or not data[key].startswith("/"):
             raise PoolkitError(f"{source}: {key} must be an absolute path, got {data.get(key)!r}")
@@ -179,4 +293,7 @@ def load_config(text: str, source: str = "follower configuration") -> FollowerCo
         interval=float(interval),
         timeout=float(timeout),
         units=tuple(units),
+        replica_databases={str(k): str(v) for k, v in replica_databases.items()},
+        max_replica_lag=max_lag,
+        single_replica=single,
     )

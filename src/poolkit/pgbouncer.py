@@ -670,8 +670,23 @@ class _Entry:
 
 
 #: Where a ``follow`` database entry gets its address: ``leader`` is the Patroni cluster's
-#: running leader (``pgbouncer_patroni_endpoints``; `poolkit follow`, docs/ha.md).
-FOLLOW_CHOICES = ("leader",)
+#: running leader, ``replicas`` its streaming replicas within the lag bound (read-only
+#: pools; the leader when none streams) (``pgbouncer_patroni_endpoints``; `poolkit follow`,
+#: docs/ha.md).
+FOLLOW_CHOICES = ("leader", "replicas")
+
+
+#: Before 1.25.0 PgBouncer checks a server's certificate against the whole host list
+#: ("pg2,pg3" is not in any certificate: pgbouncer#1300, fixed by #1303 in 1.25.0), so with
+#: server_tls_sslmode verify-full a host list never connects.
+HOST_LIST_VERIFY_FULL_FROM = (1, 25, 0)
+
+
+def host_lists_connect(version: str, server_tls_sslmode: str) -> bool:
+    """Whether a [databases] host list (``host=pg2,pg3``) can connect on this release with
+    this server_tls_sslmode (`HOST_LIST_VERIFY_FULL_FROM`)."""
+    ver, _ = _supported(version)
+    return server_tls_sslmode != "verify-full" or ver >= HOST_LIST_VERIFY_FULL_FROM
 
 
 def _split_followed(databases: Any, problems: list[str]) -> tuple[Any, dict[str, str]]:
@@ -689,7 +704,8 @@ def _split_followed(databases: Any, problems: list[str]) -> tuple[Any, dict[str,
             if follow not in FOLLOW_CHOICES:
                 problems.append(
                     f"{where}.follow: expected {' or '.join(FOLLOW_CHOICES)} (the Patroni "
-                    f"cluster's running leader, from pgbouncer_patroni_endpoints), got {follow!r}"
+                    "cluster's running leader or its streaming replicas, from "
+                    f"pgbouncer_patroni_endpoints), got {follow!r}"
                 )
             for key in ("host", "port"):
                 if key in item:
@@ -930,10 +946,12 @@ def followed_databases(
     databases: Sequence[Mapping[str, Any]],
     version: str,
     sizing: Mapping[str, Any] | None = None,
+    follow: str = "leader",
 ) -> dict[str, str]:
-    """``{name: settings}`` of the entries with ``follow``: their [databases] line without
-    the address, which `poolkit follow` prepends (``host=<leader> port=<its port>``) in
-    the include file. Same checks and sizing merge as `databases_section`."""
+    """``{name: settings}`` of the entries with ``follow`` equal to `follow`: their
+    [databases] line without the address, which `poolkit follow` prepends
+    (``host=<leader> port=<its port>``, or the replicas' host list) in the include file.
+    Same checks and sizing merge as `databases_section`."""
     ver, text = _supported(version)
     problems: list[str] = []
     entries = _databases(databases, ver, text, sizing, problems)
@@ -941,7 +959,7 @@ def followed_databases(
     return {
         entry.name: _line(entry, DATABASE_KEYS, _DATABASE_INI_NAMES)[1]
         for entry in entries
-        if entry.follow
+        if entry.follow == follow
     }
 
 
@@ -1119,7 +1137,7 @@ def server_connections_per_process(
 
 def _follow_problems(config: Mapping[str, Any], entries: list[_Entry], problems: list[str]):
     """Followed databases need the Patroni cluster's REST API endpoints, and each endpoint
-    must be an http(s) URL."""
+    must be an http(s) URL; the replicas' lag bound is bytes >= 0."""
     endpoints = config.get("patroni_endpoints") or []
     if isinstance(endpoints, str) or not isinstance(endpoints, Sequence):
         problems.append(
@@ -1133,6 +1151,7 @@ def _follow_problems(config: Mapping[str, Any], entries: list[_Entry], problems:
                 f"pgbouncer_patroni_endpoints[{index}]: {endpoint!r} is not a Patroni REST API "
                 "URL; write https://host:8008 (scheme, host and port, no path)"
             )
+    _checked_int(config.get("follow_max_replica_lag"), "pgbouncer_follow_max_replica_lag", problems)
     followers = [entry.label for entry in entries if entry.follow]
     if followers and not endpoints:
         problems.append(

@@ -95,3 +95,21 @@ def test_a_unit_that_does_not_reload_is_reported_not_claimed(config, tmp_path, c
     captured = capsys.readouterr()
     assert "reloaded no unit" in captured.out
     assert "reload failed: poolkit-no-such-unit.service" in captured.err
+
+
+def test_read_only_databases_land_on_the_streaming_replicas(config, tmp_path, capsys):
+    leader("pg1")
+    CLUSTER["members"][1]["lag"] = 0
+    path = config()
+    settings = json.loads(path.read_text())
+    read_only = {"replica_databases": {"app_ro": "dbname=app"}, "pgbouncer_version": "1.24.1"}
+    path.write_text(json.dumps({**settings, **read_only}))
+    assert main(["follow", "--config", str(path), "--once"]) == 0
+    assert "app_ro = host=pg3 port=5432 dbname=app" in (tmp_path / "follow.ini").read_text()
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["replica_hosts"] == ["pg3"]
+    assert "reads on pg3:5432" in capsys.readouterr().out
+    CLUSTER["members"][1]["lag"] = 10**9  # too far behind: reads go to the leader
+    assert main(["follow", "--config", str(path), "--once"]) == 0
+    assert "app_ro = host=pg1 port=5432 dbname=app" in (tmp_path / "follow.ini").read_text()
+    assert "reads go to the leader pg1:5432" in capsys.readouterr().out

@@ -137,6 +137,13 @@ def test_pgbouncer_databases_on_the_leader_have_no_finding():
     assert findings(rep) == []
 
 
+def test_a_read_only_database_on_a_replica_has_no_finding():
+    rep = report()
+    databases = [{"name": "app_ro", "host": "10.0.0.2"}]
+    pgbouncer_leader_report(rep, "pgbouncer b1:6432", databases, answers(), LEADER, {"app_ro"})
+    assert findings(rep) == []
+
+
 CLUSTER = {"members": MEMBERS}
 
 

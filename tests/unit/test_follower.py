@@ -13,7 +13,9 @@ from poolkit.follower import (
     decide,
     load_config,
     render_databases,
+    replicas_of_include,
     running_leader,
+    streaming_replicas,
     target_of_include,
 )
 
@@ -113,6 +115,75 @@ def test_a_restarted_follower_reads_its_last_target_back():
     assert target_of_include("app = host=x\n") is None
 
 
+PG3 = Target("pg3", 5432, "pg3")
+
+
+def with_replicas(**overrides) -> dict:
+    """pg1 leads; pg2 and pg3 stream with no lag, each updated by `overrides[name]`."""
+    members = [{"name": "pg1", "role": "leader", "state": "running", "host": "pg1", "port": 5432}]
+    for name in ("pg3", "pg2"):
+        member = {"name": name, "role": "replica", "state": "streaming", "host": name}
+        members.append({**member, "port": 5432, "lag": 0, **overrides.get(name, {})})
+    return {"members": members}
+
+
+def test_streaming_replicas_serve_reads_sorted_by_name():
+    assert streaming_replicas(with_replicas(pg3={"role": "sync_standby"}), 1024) == (PG2, PG3)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lag": 2048},
+        {"lag": "unknown"},
+        {"state": "starting"},
+        {"state": "in archive recovery"},
+        {"tags": {"noloadbalance": True}},
+        {"role": "leader"},
+    ],
+)
+def test_a_replica_that_should_not_serve_reads_is_left_out(change):
+    assert streaming_replicas(with_replicas(pg2=change), 1024) == (PG3,)
+
+
+def test_replicas_on_another_port_than_most_are_left_out():
+    assert streaming_replicas(with_replicas(pg2={"port": 5433}, pg3={"port": 5433}), 1024) == (
+        Target("pg2", 5433, "pg2"),
+        Target("pg3", 5433, "pg3"),
+    )
+    assert len(streaming_replicas(with_replicas(pg2={"port": 5433}), 1024)) == 1
+
+
+def test_the_decision_names_the_replicas_of_the_leader():
+    decision = decide(PG1, [answer("a", with_replicas())] * 2, max_replica_lag=0)
+    assert decision.replicas == (PG2, PG3)
+
+
+def test_with_no_streaming_replica_reads_go_to_the_leader():
+    lagging = with_replicas(pg2={"lag": 10}, pg3={"state": "stopped"})
+    assert decide(PG1, [answer("a", lagging)], max_replica_lag=5).replicas == (PG1,)
+
+
+def test_an_unhealthy_answer_keeps_the_last_replicas():
+    decision = decide(PG1, [answer("a", None, "timed out")], (PG2,))
+    assert (decision.target, decision.replicas) == (PG1, (PG2,))
+    decision = decide(PG1, [answer("a", cluster(None))], (PG2, PG3))
+    assert decision.replicas == (PG2, PG3)
+
+
+def test_a_read_only_database_points_at_every_replica():
+    text = render_databases({"app": ""}, PG1, {"app_ro": "dbname=app"}, (PG2, PG3))
+    assert "app = host=pg1 port=5432" in text.splitlines()
+    assert "app_ro = host=pg2,pg3 port=5432 dbname=app" in text.splitlines()
+    assert replicas_of_include(text) == (PG2, PG3)
+    assert target_of_include(text) == PG1
+
+
+def test_without_read_only_databases_the_file_names_no_replicas():
+    text = render_databases({"app": ""}, PG1, {}, (PG2,))
+    assert "replicas" not in text and replicas_of_include(text) == ()
+
+
 CONFIG = {
     "endpoints": ["https://pg1:8008", "https://pg2:8008/"],
     "databases": {"app": "dbname=app"},
@@ -137,8 +208,47 @@ def test_a_valid_configuration_loads():
         ("interval", 0),
         ("timeout", True),
         ("units", "pgbouncer@1"),
+        ("replica_databases", ["app_ro"]),
+        ("max_replica_lag", -1),
+        ("max_replica_lag", "1MB"),
     ],
 )
 def test_a_bad_configuration_names_the_key(key, value):
     with pytest.raises(PoolkitError, match=key):
         load_config(json.dumps({**CONFIG, key: value}))
+
+
+READ_ONLY = {"replica_databases": {"r": ""}, "pgbouncer_version": "1.24.1"}
+
+
+def test_read_only_databases_alone_are_a_valid_configuration():
+    config = load_config(json.dumps({**CONFIG, "databases": {}, **READ_ONLY}))
+    assert (config.databases, config.replica_databases) == ({}, {"r": ""})
+    assert (config.max_replica_lag, config.single_replica) == (1048576, False)
+
+
+@pytest.mark.parametrize(
+    ("version", "sslmode", "single"),
+    [
+        ("1.24.1", "verify-full", True),
+        ("1.25.0", "verify-full", False),
+        ("1.18.0", "require", False),
+    ],
+)
+def test_one_replica_where_a_host_list_cannot_verify_its_certificates(version, sslmode, single):
+    settings = {**CONFIG, **READ_ONLY, "pgbouncer_version": version, "server_tls_sslmode": sslmode}
+    assert load_config(json.dumps(settings)).single_replica is single
+
+
+@pytest.mark.parametrize("version", [None, "one.two"])
+def test_read_only_databases_need_the_pgbouncer_version(version):
+    with pytest.raises(PoolkitError, match="pgbouncer_version"):
+        load_config(json.dumps({**CONFIG, **READ_ONLY, "pgbouncer_version": version}))
+
+
+def test_a_single_replica_is_kept_while_it_qualifies():
+    answers = [answer("a", with_replicas())]
+    assert decide(PG1, answers, (PG3,), single_replica=True).replicas == (PG3,)
+    assert decide(PG1, answers, (), single_replica=True).replicas == (PG2,)
+    gone = [answer("a", with_replicas(pg3={"state": "stopped"}))]
+    assert decide(PG1, gone, (PG3,), single_replica=True).replicas == (PG2,)

@@ -60,3 +60,39 @@ def test_urls_for_every_member_pass():
     entries = pgb._databases([FOLLOWED], None, "", None, problems)
     pgb._follow_problems({"patroni_endpoints": ENDPOINTS}, entries, problems)
     assert problems == []
+
+
+@pytest.mark.parametrize("lag", [-1, "1MB", 1.5])
+def test_a_replica_lag_bound_that_is_not_bytes_is_named(lag):
+    problems: list[str] = []
+    pgb._follow_problems(
+        {"patroni_endpoints": ENDPOINTS, "follow_max_replica_lag": lag}, [], problems
+    )
+    assert [p for p in problems if p.startswith("pgbouncer_follow_max_replica_lag: ")], problems
+
+
+def test_read_only_databases_are_apart_from_those_following_the_leader():
+    replicas = {"name": "app_ro", "follow": "replicas", "dbname": "app"}
+    assert pgb.followed_databases([FOLLOWED, replicas], "1.24.1") == {
+        "app": "dbname=app pool_size=4"
+    }
+    assert pgb.followed_databases([FOLLOWED, replicas], "1.24.1", None, "replicas") == {
+        "app_ro": "dbname=app"
+    }
+    assert pgb.databases_section([replicas, FIXED], "1.24.1") == [
+        ["reports", "host=10.0.0.6 dbname=reports"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "sslmode", "connects"),
+    [
+        ("1.24.1", "verify-full", False),
+        ("1.25.0", "verify-full", True),
+        ("1.26.1", "verify-full", True),
+        ("1.24.1", "verify-ca", True),
+        ("1.18.0", "require", True),
+    ],
+)
+def test_host_lists_verify_full_only_from_1_25(version, sslmode, connects):
+    assert pgb.host_lists_connect(version, sslmode) is connects

@@ -173,16 +173,17 @@ def pooler():
 
 @pytest.fixture
 def bouncer(pooler):
-    """Connect through the pooler's PgBouncer as app (autocommit unless told)."""
+    """Connect through the pooler's PgBouncer as app to app (autocommit and the database
+    unless told)."""
     port = pooler.ansible.get_variables()["test_bouncer_port"]
 
     def connect(**kwargs):
         kwargs.setdefault("connect_timeout", 10)
         kwargs.setdefault("autocommit", True)
+        kwargs.setdefault("dbname", "app")
         return psycopg.connect(
             host="127.0.0.1",
             port=port,
-            dbname="app",
             user="app",
             password=PASSWORDS["app"],
             **kwargs,
@@ -211,16 +212,20 @@ class Writer(threading.Thread):
 
     def run(self):
         conn = None
-        while not self.stop.is_set():
-            try:
-                if conn is None:
-                    conn = self.connect()
-                conn.execute(self.insert)
-                self.results.append((time.monotonic(), ""))
-            except psycopg.Error as exc:
-                self.results.append((time.monotonic(), str(exc).splitlines()[0]))
-                if conn is not None:
-                    conn.close()
-                conn = None
-                time.sleep(self.retry_pause)
-            time.sleep(0.02)
+        try:
+            while not self.stop.is_set():
+                try:
+                    if conn is None:
+                        conn = self.connect()
+                    conn.execute(self.insert)
+                    self.results.append((time.monotonic(), ""))
+                except psycopg.Error as exc:
+                    self.results.append((time.monotonic(), str(exc).splitlines()[0]))
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    time.sleep(self.retry_pause)
+                time.sleep(0.02)
+        finally:
+            if conn is not None:  # a session left open would hold a Pgpool-II child
+                conn.close()

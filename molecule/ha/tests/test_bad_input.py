@@ -34,6 +34,11 @@ CASES = [
         {"pgbouncer_databases": [{"name": "app", "follow": "primary"}]},
         "pgbouncer_databases[0] (app).follow",
     ),
+    (
+        "replica-lag-negative",
+        {"pgbouncer_follow_max_replica_lag": -1},
+        "pgbouncer_follow_max_replica_lag: expected a whole number >= 0",
+    ),
 ]
 
 

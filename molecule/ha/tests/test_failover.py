@@ -1,10 +1,10 @@
 """An unplanned failover: the leader's node dies at once (docker kill: PostgreSQL, Patroni and
-etcd with it) under 20 ledger clients and a timed writer through PgBouncer, and a timed
-writer through Pgpool-II. Patroni promotes a synchronous standby after the leader lock's
-ttl; PgBouncer follows with no human step and Pgpool-II finds the new primary; after the
-switch no write fails as read-only; no commit a client saw acknowledged is lost
-(synchronous_mode, converge.yml); the old node comes back as a replica and PgBouncer does
-not go back to it."""
+etcd with it) under 20 ledger clients and a timed writer through PgBouncer, and 20 ledger
+clients and a timed writer through Pgpool-II. Patroni promotes a synchronous standby after
+the leader lock's ttl; PgBouncer follows with no human step and Pgpool-II finds the new
+primary; after the switch no write fails as read-only; no commit a client saw acknowledged
+is lost, through either pooler (synchronous_mode, converge.yml); the old node comes back as
+a replica, PgBouncer does not go back to it for writes and its read-only pool uses it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from conftest import MEMBERS, REPLICA_ROLE, Writer, api
-from test_follow import points_at
+from test_follow import points_at, reads_on, wait_reads_on
+from test_pgpool import children
 from test_pgpool import connect as through_pgpool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
@@ -53,10 +54,14 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         lambda: through_pgpool(pooler, connect_timeout=2), "pgpool_probe", retry_pause=0.1
     )
     load = Load(lambda: bouncer(autocommit=False, connect_timeout=2), clients=20)
-    with load:
+    pgpool_load = Load(
+        lambda: through_pgpool(pooler, autocommit=False, connect_timeout=10), clients=20
+    )
+    with load, pgpool_load:
         writer.start()
         pgpool_writer.start()
         load.wait_for(200)
+        pgpool_load.wait_for(200)
         killed = time.monotonic()
         subprocess.run(["docker", "kill", old], check=True, capture_output=True)
         survivors = {n: h for n, h in members.items() if n != old}
@@ -68,8 +73,11 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
                 and [t for t, err in pgpool_writer.results if t > promoted and not err]
             ):
                 time.sleep(0.1)
-            load.wait_for(load.committed() + 200)  # the ledger clients commit again too
+            # The ledger clients commit again too, through both poolers.
+            load.wait_for(load.committed() + 200)
+            pgpool_load.wait_for(pgpool_load.committed() + 200, timeout=60)
             time.sleep(3)
+            processes = children(pooler)
         finally:
             for each in (writer, pgpool_writer):
                 each.stop.set()
@@ -78,6 +86,7 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
             subprocess.run(["docker", "start", old], check=True, capture_output=True)
     with direct(name) as conn:
         report = load.verify(conn)
+        pgpool_report = pgpool_load.verify(conn)
     first_commit = min((t for t, err in writer.results if t > promoted and not err), default=None)
     errors = [(t, err) for t, err in writer.results if err]
     read_only_after = [
@@ -97,7 +106,8 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         f"ledger, 20 clients: {report}; through Pgpool-II: first write "
         f"{(pgpool_first - promoted) if pgpool_first else float('nan'):.1f} s after the new "
         f"leader, {len(pgpool_errors)} failed writes ({len(pgpool_after)} after the first "
-        f"success): {sorted({err for _, err in pgpool_errors})[:3]}"
+        f"success): {sorted({err for _, err in pgpool_errors})[:3]}; ledger through "
+        f"Pgpool-II, 20 clients: {pgpool_report}"
     )
     assert first_commit is not None, "no commit through PgBouncer after the failover"
     assert first_commit - promoted < 5
@@ -111,8 +121,14 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
     assert pgpool_first is not None, "no write through Pgpool-II after the failover"
     assert pgpool_first - promoted < 15
     assert not [err for err in pgpool_after if "read-only" in err], pgpool_after
+    assert not pgpool_report.lost and not pgpool_report.phantom, pgpool_report
+    assert pgpool_report.counter_matches, pgpool_report
+    assert not pgpool_report.stuck_clients, f"{pgpool_report}\nPgpool-II's processes:\n{processes}"
+    assert not [err for err in pgpool_report.errors if "read-only" in err], pgpool_report
 
     state = wait_healthy(timeout=180)
     assert {m["name"]: m["role"] for m in state["members"]}[old] == REPLICA_ROLE, state
     assert points_at(pooler) == name, "PgBouncer went back to the old leader"
     assert set(MEMBERS) == {m["name"] for m in state["members"]}
+    replicas = [m for m in MEMBERS if m != name]
+    assert wait_reads_on(pooler, replicas) is not None, f"app_ro on {reads_on(pooler)}"

@@ -1,6 +1,9 @@
 """PgBouncer follows the Patroni leader through `poolkit follow`: its database points at the
 running leader, a switchover moves it with no human step and leaves no server connection on
-the old leader, and while Patroni does not answer it keeps the last target and says so."""
+the old leader, and while Patroni does not answer it keeps the last target and says so. The
+read-only pool (app_ro, `follow: replicas`) points at the streaming replicas (all of them,
+or one where PgBouncer cannot verify a host list's certificates): reads land there, writes
+are refused, and after the switchover it names the new replicas."""
 
 from __future__ import annotations
 
@@ -9,12 +12,48 @@ import time
 import psycopg
 from conftest import FOLLOW_INCLUDE, MEMBERS, api
 
+from poolkit.pgbouncer import host_lists_connect, parse_version
+
 
 def points_at(pooler) -> str:
     for line in pooler.file(FOLLOW_INCLUDE).content_string.splitlines():
         if line.startswith("app = "):
             return line.split("host=", 1)[1].split()[0]
     raise AssertionError(f"no app line in {FOLLOW_INCLUDE}")
+
+
+def reads_on(pooler) -> list[str]:
+    """The hosts the read-only pool app_ro points at (follow.ini)."""
+    for line in pooler.file(FOLLOW_INCLUDE).content_string.splitlines():
+        if line.startswith("app_ro = "):
+            return line.split("host=", 1)[1].split()[0].split(",")
+    raise AssertionError(f"no app_ro line in {FOLLOW_INCLUDE}")
+
+
+def host_lists(pooler) -> bool:
+    """Whether app_ro names every replica (a host list) or one of them: PgBouncer before
+    1.25 cannot verify-full a host list (poolkit.pgbouncer.host_lists_connect)."""
+    version = parse_version(pooler.check_output("pgbouncer --version"))
+    sslmode = pooler.ansible.get_variables()["pgbouncer_server_tls_sslmode"]
+    return host_lists_connect(version, sslmode)
+
+
+def reads_fit(pooler, replicas: list[str]) -> bool:
+    """app_ro points at every one of `replicas` (host lists), or at one of them."""
+    hosts = reads_on(pooler)
+    if host_lists(pooler):
+        return hosts == sorted(replicas)
+    return len(hosts) == 1 and hosts[0] in replicas
+
+
+def wait_reads_on(pooler, replicas: list[str], timeout: float = 60) -> float | None:
+    """Seconds until app_ro fits `replicas` (`reads_fit`), or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if reads_fit(pooler, replicas):
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
 
 
 def test_the_follower_runs_and_points_pgbouncer_at_the_leader(pooler, leader):
@@ -27,6 +66,41 @@ def test_pgbouncer_writes_reach_the_leader(bouncer, leader):
         assert conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,)
         conn.execute("CREATE TABLE IF NOT EXISTS follow_probe (at timestamptz DEFAULT now())")
         conn.execute("INSERT INTO follow_probe DEFAULT VALUES")
+
+
+def test_the_read_only_pool_points_at_the_streaming_replicas(pooler, leader, follow_state):
+    replicas = sorted(m for m in MEMBERS if m != leader[0])
+    assert wait_reads_on(pooler, replicas, timeout=10) is not None, reads_on(pooler)
+    assert follow_state()["replica_hosts"] == reads_on(pooler)
+    print(f"\napp_ro on {reads_on(pooler)} (host lists: {host_lists(pooler)})")
+
+
+def test_reads_through_the_read_only_pool_reach_its_replicas_and_writes_fail(pooler, bouncer):
+    """Four transactions held at once take all four server connections of app_ro's pool,
+    opened round-robin over its replicas (each replica's slot is its member name): both
+    replicas with a host list, the one it names otherwise."""
+    connections = [bouncer(dbname="app_ro", autocommit=False) for _ in range(4)]
+    try:
+        seen = [
+            conn.execute(
+                "SELECT pg_is_in_recovery(), current_setting('primary_slot_name')"
+            ).fetchone()
+            for conn in connections
+        ]
+    finally:
+        for conn in connections:
+            conn.close()
+    print(f"\napp_ro, four transactions at once: {seen}")
+    assert all(in_recovery for in_recovery, _ in seen), seen
+    slots = {slot for _, slot in seen}
+    assert slots == {host.replace("-", "_") for host in reads_on(pooler)}, seen
+    with bouncer(dbname="app_ro") as conn:
+        try:
+            conn.execute("INSERT INTO follow_probe DEFAULT VALUES")
+        except psycopg.errors.ReadOnlySqlTransaction:
+            pass
+        else:
+            raise AssertionError("a write through app_ro succeeded")
 
 
 def test_the_state_file_names_the_target_and_says_healthy(follow_state, leader):
@@ -76,6 +150,10 @@ def test_a_switchover_moves_pgbouncer_to_the_new_leader(
         members[old], "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_app'"
     )
     assert left == [["0"]], f"{left[0][0]} server connections still on the old leader {old}"
+    # The read-only pool: the new leader out, the old one in once it streams again.
+    took = wait_reads_on(pooler, [m for m in MEMBERS if m != new])
+    print(f"app_ro on the new replicas {took if took is not None else float('nan'):.1f} s later")
+    assert took is not None, f"app_ro points at {reads_on(pooler)}, not at every replica of {new}"
 
 
 def test_with_patroni_unreachable_the_follower_keeps_its_target(

@@ -2,15 +2,21 @@
 primary is whichever member is not in recovery, members that stream are balanced over, and
 a member it detached comes back once it streams again (auto_failback). This module runs after
 test_cluster, test_failover and test_follow, whose switchovers and failover Pgpool-II went
-through unattended; then it measures a switchover of its own under a writing client."""
+through unattended; then it measures a switchover of its own under 20 ledger clients and a
+timed writer."""
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import psycopg
 from conftest import MEMBERS, PASSWORDS, Writer, api
 from psycopg.rows import dict_row
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from load import Load
 
 
 def connect(pooler, **kwargs):
@@ -25,6 +31,11 @@ def connect(pooler, **kwargs):
         sslmode="require",
         **kwargs,
     )
+
+
+def children(pooler) -> str:
+    """What each Pgpool-II process does (ps), counted: for a failure's message."""
+    return pooler.check_output("ps -eo args | grep '[p]gpool:' | sort | uniq -c")
 
 
 def pool_nodes(pooler) -> dict[str, dict]:
@@ -94,30 +105,39 @@ def test_reads_are_balanced_over_the_replicas_and_writes_reach_the_leader(pooler
     assert [h for h in after if h != name and after[h] > before[h]], "no read reached a replica"
 
 
-def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait_healthy):
-    """Patroni switches over while a client writes through Pgpool-II: writes fail only until
-    Pgpool-II finds the new primary (it drops its sessions when it detaches the old one:
-    a client sees errors, not a hang), none fails as read-only after that, and the old
-    leader is balanced over again once it streams."""
+def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait_healthy, direct):
+    """Patroni switches over while 20 ledger clients and a timed writer write through
+    Pgpool-II: writes fail only until Pgpool-II finds the new primary (it drops its sessions
+    when it detaches the old one: a client sees errors, not a hang; Pgpool-II has no PAUSE),
+    none fails as read-only after that, no acknowledged commit is lost, and the old leader
+    is balanced over again once it streams."""
     old, host = leader
     new = next(m for m in MEMBERS if m != old)
     writer = Writer(lambda: connect(pooler), "pgpool_probe", retry_pause=0.1)
-    writer.start()
-    time.sleep(2)
-    started = time.monotonic()
-    try:
-        status, payload = api(host, "/switchover", "POST", {"leader": old, "candidate": new}, True)
-        reported = time.monotonic()
-        assert status == 200, payload
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not [
-            t for t, err in writer.results if t > reported and not err
-        ]:
-            time.sleep(0.1)
-        time.sleep(3)
-    finally:
-        writer.stop.set()
-        writer.join(10)
+    load = Load(lambda: connect(pooler, autocommit=False, connect_timeout=10), clients=20)
+    with load:
+        writer.start()
+        load.wait_for(200)
+        started = time.monotonic()
+        try:
+            status, payload = api(
+                host, "/switchover", "POST", {"leader": old, "candidate": new}, True
+            )
+            reported = time.monotonic()
+            assert status == 200, payload
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not [
+                t for t, err in writer.results if t > reported and not err
+            ]:
+                time.sleep(0.1)
+            load.wait_for(load.committed() + 200, timeout=60)
+            time.sleep(3)
+        finally:
+            writer.stop.set()
+            writer.join(10)
+    with direct(new) as conn:
+        report = load.verify(conn)
+    processes = children(pooler)
     first = min((t for t, err in writer.results if t > reported and not err), default=None)
     errors = [(t, err) for t, err in writer.results if t > started and err]
     after = [err for t, err in errors if first and t > first]
@@ -130,9 +150,12 @@ def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait
         f"{(first - reported) if first else float('nan'):.1f} s later; {len(errors)} failed "
         f"writes ({len(after)} after the first success): {kinds[:4]}; old leader balanced "
         f"over again {back if back is not None else float('nan'):.1f} s after the cluster "
-        "was healthy"
+        f"was healthy; ledger, 20 clients: {report}"
     )
     assert first is not None, "no write through Pgpool-II after the switchover"
     assert first - reported < 15
     assert not [err for err in after if "read-only" in err], after
+    assert not report.lost and not report.phantom and report.counter_matches, report
+    assert not report.stuck_clients, f"{report}\nPgpool-II's processes then:\n{processes}"
+    assert not [err for err in report.errors if "read-only" in err], report
     assert back is not None, f"{old} not attached again: {pool_nodes(pooler)}"

@@ -5,7 +5,9 @@ Every --interval it asks each Patroni REST endpoint for GET /cluster (in paralle
 rewrites the `[databases]` include file (a temporary file renamed over it) and reloads each
 PgBouncer unit (`systemctl reload`, SIGHUP: PgBouncer closes idle server connections to the
 old address at once and busy ones when released; new ones go to the new address). With no
-agreement it keeps the last target. Its state (target, healthy, reason, time) is in
+agreement it keeps the last target. Read-only databases (`follow: replicas`) point at the
+streaming replicas within the lag bound (the leader when none), rewritten the same way
+when that set changes. Its state (target, healthy, reason, time) is in
 --state-file for `poolkit status`, and each change of state is one line on stdout (the
 journal). A restarted follower starts from the include file's target.
 """
@@ -31,8 +33,10 @@ from poolkit.follower import (
     FollowerConfig,
     Target,
     decide,
+    describe_replicas,
     load_config,
     render_databases,
+    replicas_of_include,
     target_of_include,
 )
 
@@ -100,11 +104,14 @@ def reload_units(units: tuple[str, ...]) -> list[str]:
     return failed
 
 
-def act(config: FollowerConfig, target: Target) -> tuple[bool, list[str]]:
-    """Make the include file say `target` with the configured settings: write it and
-    reload the units when it differs (a new leader, changed settings, a missing file).
+def act(
+    config: FollowerConfig, target: Target, replicas: tuple[Target, ...] = ()
+) -> tuple[bool, list[str]]:
+    """Make the include file say `target` (and `replicas`, for the read-only databases)
+    with the configured settings: write it and reload the units when it differs (a new
+    leader or replica set, changed settings, a missing file).
     Returns (written, the units that failed to reload)."""
-    text = render_databases(config.databases, target)
+    text = render_databases(config.databases, target, config.replica_databases, replicas)
     try:
         if Path(config.include_file).read_text() == text:
             return False, []
@@ -122,6 +129,9 @@ def save_state(config: FollowerConfig, decision: Decision, since: float) -> None
         "healthy": decision.healthy,
         "reason": decision.reason,
         "votes": decision.votes,
+        "replica_databases": sorted(config.replica_databases),
+        "replicas": [str(t) for t in decision.replicas] if config.replica_databases else [],
+        "replica_hosts": ([t.host for t in decision.replicas] if config.replica_databases else []),
         "checked_at": time.time(),
         "state_since": since,
     }
@@ -136,19 +146,25 @@ def run(args) -> int:
         raise PoolkitError(f"cannot read the follower configuration {path}: {exc}") from exc
     context = _context(config)
     try:
-        current = target_of_include(Path(config.include_file).read_text())
+        included = Path(config.include_file).read_text()
     except OSError:
-        current = None
+        included = ""
+    current, replicas = target_of_include(included), replicas_of_include(included)
     print(f"following {', '.join(config.endpoints)}; starting from {current or 'no target'}")
     last_reason, since = None, time.time()
     with ThreadPoolExecutor(max_workers=len(config.endpoints)) as pool:
         while True:
             started = time.monotonic()
             answers = list(pool.map(lambda e: ask(e, context, config.timeout), config.endpoints))
-            decision = decide(current, answers)
+            decision = decide(
+                current, answers, replicas, config.max_replica_lag, config.single_replica
+            )
             if decision.target is not None:
-                written, failed = act(config, decision.target)
-                current = decision.target
+                written, failed = act(config, decision.target, decision.replicas)
+                moved_reads = config.replica_databases and decision.replicas != replicas
+                current, replicas = decision.target, decision.replicas
+                if moved_reads:
+                    print(describe_replicas(replicas, current))
                 if written:
                     names = {failure.split(":", 1)[0] for failure in failed}
                     reloaded = [unit for unit in config.units if unit not in names]

@@ -151,8 +151,11 @@ def run(args) -> int:
     if args.patroni:
         answers = _ask_patroni(args.patroni, args.patroni_ca, args.connect_timeout)
         leader = cluster_status.cluster_report(report, answers, args.lag_warning)
+    read_only: set[str] = set()  # the followers' `follow: replicas` databases
     for path in args.follow_state:
-        cluster_status.follower_report(report, path, _read_state(path), leader, time.time())
+        state = _read_state(path)
+        cluster_status.follower_report(report, path, state, leader, time.time())
+        read_only.update(map(str, (state or {}).get("replica_databases") or []))
     for conninfo in args.pgbouncer:
         _check(
             report,
@@ -161,7 +164,7 @@ def run(args) -> int:
             args.connect_timeout,
             thresholds,
             args.accept_advisory,
-            (answers, leader),
+            (answers, leader, read_only),
         )
     for conninfo in args.pgpool:
         _check(report, "pgpool", conninfo, args.connect_timeout, thresholds, args.accept_advisory)
@@ -194,7 +197,7 @@ def _check(
     timeout: int,
     thresholds,
     accepted=(),
-    cluster=((), None),
+    cluster=((), None, ()),
 ) -> None:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
