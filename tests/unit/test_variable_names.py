@@ -32,6 +32,8 @@ MESSAGE_MODULES = [
     "src/poolkit/pgbouncer.py",
     "src/poolkit/pgpool.py",
     "src/poolkit/sizing.py",
+    "src/poolkit/sizing_base.py",
+    "src/poolkit/sizing_steps.py",
     "src/poolkit/values.py",
     "src/poolkit/advisories.py",
     "src/poolkit/verifiers.py",
