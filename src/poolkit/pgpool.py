@@ -43,8 +43,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolkit import PoolkitError
+from poolkit.settings import FALSE as _FALSE
+from poolkit.settings import TRUE as _TRUE
+from poolkit.settings import Product, octal_mode, restart_keys, setting_lines, tls_file_problems
+from poolkit.settings import as_bool as _as_bool
+from poolkit.settings import checked_bool as _checked_bool
+from poolkit.settings import checked_int as _checked_int
+from poolkit.settings import non_negative as _non_negative
+from poolkit.settings import short as _short
+from poolkit.settings import string as _string
+from poolkit.settings import user_names as _user_names
 from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
-from poolkit.values import as_int, exporter_service_problems, setting_pairs
+from poolkit.values import as_int, exporter_service_problems
 from poolkit.values import did_you_mean as _did_you_mean
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
@@ -476,9 +486,18 @@ DEFAULTS: dict[str, Any] = {
 #: migration notes). `check` requires health_check_user and sr_check_user.
 USERS_REQUIRED_SINCE: Version = (4, 6)
 
-_VERSION_RE = re.compile(
-    r"(?:pgpool-II\s+(?:version\s+)?)?(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-+~\s])",
-    re.IGNORECASE,
+#: Pgpool-II for `poolkit.settings`: its version parsing, release range and messages.
+PGPOOL = Product(
+    name="Pgpool-II",
+    prefix="pgpool",
+    banner="pgpool-II",
+    expected=(
+        "'pgpool --version' output such as 'pgpool-II version 4.6.1 (chirikoboshi)' or a "
+        "package version such as '4.6.1-2'"
+    ),
+    oldest=OLDEST,
+    newest=NEWEST,
+    debian_12="4.3.5",
 )
 
 
@@ -491,33 +510,10 @@ def parse_version(text: str) -> str:
     Accepts "pgpool-II version 4.6.1 (chirikoboshi)", "4.3.5-1", "4.3.5-1+deb12u1",
     "4.6.1-2", "4.6.1-1.pgdg120+1", "1:4.6.1-1" and "4.6" (read as 4.6.0).
     """
-    if isinstance(text, str):
-        first = text.strip().splitlines()[0].strip() if text.strip() else ""
-        match = _VERSION_RE.match(first)
-        if match:
-            major, minor, patch = match.groups()
-            return f"{int(major)}.{int(minor)}.{int(patch or 0)}"
-    raise PoolkitError(
-        f"Pgpool-II version {text!r}: expected 'pgpool --version' output such as "
-        "'pgpool-II version 4.6.1 (chirikoboshi)' or a package version such as '4.6.1-2'"
-    )
+    return PGPOOL.parse_version(text)
 
 
-def _short(version: Sequence[int]) -> str:
-    return ".".join(str(part) for part in version)
-
-
-def _supported(version: Any) -> tuple[tuple[int, int, int], str]:
-    """The version as a tuple and as text; PoolkitError for a version poolkit does not know."""
-    text = parse_version(version)
-    major, minor, patch = (int(part) for part in text.split("."))
-    if (major, minor) < OLDEST:
-        raise PoolkitError(
-            f"Pgpool-II {text} is older than {_short(OLDEST)}, the oldest version poolkit "
-            f"knows the settings of (Debian 12 ships 4.3.5); install Pgpool-II "
-            f"{_short(OLDEST)} or newer"
-        )
-    return (major, minor, patch), text
+_supported = PGPOOL.supported
 
 
 def _reads(key: str, ver: tuple[int, int, int]) -> bool:
@@ -548,13 +544,7 @@ def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
                 f"model; set the global pgpool_{base} instead"
             )
         return f"'{key}' is part of a watchdog node list, which poolkit does not model"
-    hint = _did_you_mean(key, [k for k in SETTINGS if k not in _OLD_NAMES])
-    if ver[:2] > NEWEST:
-        return (
-            f"'{key}' is not a Pgpool-II setting poolkit knows (it knows those of "
-            f"{_short(OLDEST)} to {_short(NEWEST)}){hint}"
-        )
-    return f"Pgpool-II {text} has no setting '{key}'{hint}"
+    return PGPOOL.unknown_setting(key, [k for k in SETTINGS if k not in _OLD_NAMES], ver, text)
 
 
 def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
@@ -564,7 +554,7 @@ def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
         return ""
     first, last = SETTINGS[key]
     if ver[:2] < first:
-        return f"{key} needs Pgpool-II {_short(first)} or newer, this host has {text}"
+        return PGPOOL.too_new(key, first, ver, text)
     return f"{key} was removed after Pgpool-II {_short(last or first)}, this host has {text}"
 
 
@@ -593,13 +583,6 @@ def written_name(key: str, version: str) -> str:
 # ------------------------------------------------------------------------- values
 
 
-def _non_negative(value: Any, variable: str) -> int:
-    number = as_int(value, variable)
-    if number < 0:
-        raise PoolkitError(f"{variable}: expected a whole number >= 0, got {number}")
-    return number
-
-
 def _port(value: Any, variable: str) -> int:
     number = as_int(value, variable)
     low, high = PORT_RANGE
@@ -619,11 +602,7 @@ def conf_string(value: Any, variable: str) -> str:
     single quote cannot be written at all: '' (doubled) is a syntax error that stops
     Pgpool-II and \\' keeps the backslash. A line break cannot be written either.
     """
-    if not isinstance(value, str):
-        raise PoolkitError(
-            f"{variable}: expected a string, got {_type_name(value)}"
-            + ("; quote it in YAML" if isinstance(value, (bool, int, float)) else "")
-        )
+    _string(value, variable)
     if "'" in value:
         raise PoolkitError(
             f"{variable}: contains a single quote, which pgpool.conf cannot hold (Pgpool-II "
@@ -637,29 +616,17 @@ def conf_string(value: Any, variable: str) -> str:
     return "'" + value + "'"
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
 def _boolean(value: Any, variable: str) -> str:
-    """``on`` or ``off`` from a bool, 1/0, or a templated "True" / "no" / "off" ..."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, int) and value in (0, 1):
-        return "on" if value else "off"
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return "on" if value.strip().lower() in _TRUE else "off"
-    # Measured: an invalid boolean ('maybe') is ignored silently and the default kept.
-    raise PoolkitError(f"{variable}: expected true or false, got {value!r}")
+    """``on`` or ``off`` from a bool, 1/0, or a templated "True" / "no" / "off" ...
+
+    Anything else is refused: Pgpool-II would ignore an invalid boolean ('maybe')
+    silently and keep the default (measured)."""
+    return "on" if _as_bool(value, variable) else "off"
 
 
 def _mode(value: Any, variable: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
-        return f"0{value:o}"  # YAML 0770 is the int 504: write it back in octal
-    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3,4}", value.strip()):
-        digits = value.strip().lstrip("0") or "0"
-        return "0" + digits
-    raise PoolkitError(f"{variable}: expected an octal file mode such as '0770', got {value!r}")
+    """The octal mode with exactly one leading 0 (``770`` and ``00770`` give ``0770``)."""
+    return "0" + (octal_mode(value, variable).lstrip("0") or "0")
 
 
 def _choice(key: str, value: Any, variable: str) -> str:
@@ -748,53 +715,16 @@ def conf_settings(
     values (including a single quote or a line break, which pgpool.conf cannot hold).
     """
     ver, text = _supported(version)
-    if not isinstance(settings, Mapping):
-        raise PoolkitError(
-            f"settings: expected a mapping of setting name to value, got {_type_name(settings)}"
-        )
-    if extra is None:
-        extra = {}
-    if not isinstance(extra, Mapping):
-        raise PoolkitError(
-            "pgpool_extra_settings: expected a mapping of setting name to value, got "
-            f"{_type_name(extra)}"
-        )
-    problems: list[str] = []
-
-    def one(key: Any, value: Any, variable: str, hint: str) -> str | None:
-        refusal = _refusal(str(key), ver, text)
-        if refusal is not None:
-            problems.append(f"{variable}: {refusal}")
-            return None
-        if value is None:
-            return None
-        complaint = _unavailable(key, ver, text)
-        if complaint:
-            problems.append(f"{variable}: {complaint}; {hint}")
-            return None
-        try:
-            return _setting_value(key, value, variable, ver, text)
-        except PoolkitError as exc:
-            problems.append(str(exc))
-            return None
-
-    modeled: dict[str, str] = {}
-    for key, value in settings.items():
-        rendered = one(key, value, f"pgpool_{key}", "set it to null or install a newer Pgpool-II")
-        if rendered is not None:
-            modeled[key] = rendered
-    extras: dict[str, str] = {}
-    for key in sorted(extra, key=str):
-        variable = f"pgpool_extra_settings.{key}"
-        if key in settings:
-            problems.append(f"{variable}: set pgpool_{key} instead")
-            continue
-        rendered = one(key, extra[key], variable, "remove it or install a newer Pgpool-II")
-        if rendered is not None:
-            extras[key] = rendered
-    _raise(problems)
-    pairs = [[written_name(key, version), modeled[key]] for key in SETTINGS if key in modeled]
-    return pairs + [[written_name(key, version), value] for key, value in extras.items()]
+    return setting_lines(
+        PGPOOL,
+        settings,
+        extra,
+        order=SETTINGS,
+        refusal=lambda key: _refusal(str(key), ver, text),
+        unavailable=lambda key: _unavailable(key, ver, text),
+        render=lambda key, value, variable: _setting_value(key, value, variable, ver, text),
+        written=lambda key: written_name(key, version),
+    )
 
 
 # ------------------------------------------------------------------------- backends
@@ -891,11 +821,10 @@ def _backends(
                 continue
             if value is None:
                 continue
-            if ver is not None and ver[:2] < BACKEND_KEYS[key]:
-                problems.append(
-                    f"{key_variable}: backend_{key} needs Pgpool-II "
-                    f"{_short(BACKEND_KEYS[key])} or newer, this host has {text}"
-                )
+            if ver is not None and (
+                complaint := PGPOOL.too_new(f"backend_{key}", BACKEND_KEYS[key], ver, text)
+            ):
+                problems.append(f"{key_variable}: {complaint}")
                 continue
             try:
                 if key == "port":
@@ -1095,10 +1024,6 @@ def _comparable(key: str, value: str | None) -> str | None:
     return _number_text(number) if math.isfinite(number) else value
 
 
-def _new_pairs(new_settings: Any) -> dict[str, str]:
-    return {key.strip(): value for key, value in setting_pairs(new_settings)}
-
-
 def _reloadable(key: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
     if key in RELOADABLE:
         return True
@@ -1123,45 +1048,18 @@ def restart_required(old_conf_text: str, new_settings: Sequence[Sequence[str]]) 
     (nothing deployed yet) gives [], since a first start reads everything. The role
     restarts Pgpool-II when the list is not empty, else reloads.
     """
-    if old_conf_text is None:
-        old_conf_text = ""
-    if not isinstance(old_conf_text, str):
-        raise PoolkitError(
-            f"old pgpool.conf text: expected a string, got {_type_name(old_conf_text)}"
-        )
-    new = _new_pairs(new_settings)
-    if not old_conf_text.strip():
-        return []
-    old = parse_conf(old_conf_text)
-    return sorted(
-        key
-        for key in old.keys() | new.keys()
-        if _comparable(key, old.get(key)) != _comparable(key, new.get(key))
-        and not _reloadable(key, old, new)
+    return restart_keys(
+        old_conf_text,
+        new_settings,
+        file="pgpool.conf",
+        parse=parse_conf,
+        pair=lambda key, value: (key.strip(), value),
+        comparable=_comparable,
+        restarts=lambda key, old, new: not _reloadable(key, old, new),
     )
 
 
 # ------------------------------------------------------------------------- preflight
-
-
-def _checked_int(value: Any, variable: str, problems: list[str], default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return _non_negative(value, variable)
-    except PoolkitError as exc:
-        problems.append(str(exc))
-        return default
-
-
-def _checked_bool(value: Any, variable: str, problems: list[str], default: bool) -> bool:
-    if value is None:
-        return default
-    try:
-        return _boolean(value, variable) == "on"
-    except PoolkitError as exc:
-        problems.append(str(exc))
-        return default
 
 
 def _plural(n: int, word: str) -> str:
@@ -1275,21 +1173,7 @@ def _name(value: Any) -> str | None:
 
 
 def _pool_passwd_users(users: Any, problems: list[str]) -> set[str] | None:
-    if users is None:
-        return None
-    if isinstance(users, (str, Mapping)) or not isinstance(users, Sequence):
-        problems.append(
-            f"pgpool_users: expected a list of {{name, password}} mappings, got {_type_name(users)}"
-        )
-        return None
-    names = set()
-    for index, user in enumerate(users):
-        name = user.get("name") if isinstance(user, Mapping) else user
-        if not isinstance(name, str) or not name:
-            problems.append(f"pgpool_users[{index}]: name is missing")
-            continue
-        names.add(name)
-    return names
+    return _user_names(users, "pgpool_users", "{name, password}", problems)
 
 
 def _check_users(
@@ -1422,15 +1306,7 @@ def check(config: Mapping[str, Any]) -> None:
     them, and that a check user without a password can get one from pool_passwd. Every
     problem found is reported in one PoolkitError, one per line.
     """
-    if not isinstance(config, Mapping):
-        raise PoolkitError(f"config: expected a mapping, got {_type_name(config)}")
-    problems: list[str] = []
-    ver: tuple[int, int, int] | None = None
-    text = ""
-    try:
-        ver, text = _supported(config.get("version"))
-    except PoolkitError as exc:
-        problems.append(f"pgpool_version: {exc}")
+    problems, ver, text = PGPOOL.preflight(config, "pgpool_version")
 
     def number(key: str) -> int:
         return _checked_int(config.get(key), _variable(key), problems, DEFAULTS[key])
@@ -1484,21 +1360,18 @@ def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:
     if ssl is not None and not isinstance(ssl, bool):
         problems.append(f"pgpool_ssl: expected true or false, got {ssl!r}")
         return
-    files = ("ssl_cert", "ssl_key")
+    tls_file_problems(
+        config,
+        "pgpool",
+        bool(ssl),
+        ("ssl_cert", "ssl_key"),
+        ("ssl_ca_cert",),
+        problems,
+        missing="pgpool_ssl is true; Pgpool-II needs its certificate and key to offer TLS",
+        unused="pgpool_ssl is false, so Pgpool-II uses no TLS; set pgpool_ssl: true",
+    )
     if ssl:
-        for key in files:
-            if not config.get(key):
-                problems.append(
-                    f"pgpool_{key}: not set, but pgpool_ssl is true; Pgpool-II needs its "
-                    "certificate and key to offer TLS"
-                )
         return
-    for key in (*files, "ssl_ca_cert"):
-        if config.get(key):
-            problems.append(
-                f"pgpool_{key}: set, but pgpool_ssl is false, so Pgpool-II uses no TLS; set "
-                "pgpool_ssl: true"
-            )
     rules = config.get("hba_rules") or []
     if config.get("enable_pool_hba", True) and isinstance(rules, Sequence):
         for index, rule in enumerate(rules):
