@@ -33,9 +33,15 @@ from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.advisories import PGBOUNCER_SAFE_MAX_PACKET
+from poolkit.settings import Product, octal_mode, restart_keys, setting_lines, tls_file_problems
+from poolkit.settings import as_bool as _as_bool
+from poolkit.settings import checked_int as _checked_int
+from poolkit.settings import non_negative as _non_negative
+from poolkit.settings import string as _string
+from poolkit.settings import user_names as _user_names
 from poolkit.sizing import FD_EXTRA, FD_MARGIN, FD_ROUND, fd_limit
-from poolkit.values import as_int, exporter_service_problems, setting_pairs
 from poolkit.values import did_you_mean as _did_you_mean
+from poolkit.values import exporter_service_problems
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
 
@@ -362,11 +368,20 @@ DEFAULTS = {
 #: The soft file descriptor limit a systemd service gets when LimitNOFILE is not set.
 SYSTEMD_NOFILE = 1024
 
-_VERSION_RE = re.compile(
-    r"(?:pgbouncer\s+(?:version\s+)?)?(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-+~\s])",
-    re.IGNORECASE,
-)
 _SAFE_CONNSTR = re.compile(r"[A-Za-z0-9_.,:/@*+%-]+")
+
+#: PgBouncer for `poolkit.settings`: its version parsing, release range and messages.
+PGBOUNCER = Product(
+    name="PgBouncer",
+    prefix="pgbouncer",
+    banner="pgbouncer",
+    expected=(
+        "'pgbouncer --version' output or a package version such as '1.24.1' or '1.24.1-1.pgdg120+1'"
+    ),
+    oldest=OLDEST,
+    newest=NEWEST,
+    debian_12="1.18.0",
+)
 
 
 # ------------------------------------------------------------------------- versions
@@ -378,79 +393,28 @@ def parse_version(text: str) -> str:
     Accepts "PgBouncer 1.24.1\\nlibevent ...", "1.24.1-1", "1.18.0-1+b2",
     "1.24.1-1.pgdg120+1", "1:1.24.1-1" and "1.24" (read as 1.24.0).
     """
-    if isinstance(text, str):
-        first = text.strip().splitlines()[0].strip() if text.strip() else ""
-        match = _VERSION_RE.match(first)
-        if match:
-            major, minor, patch = match.groups()
-            return f"{int(major)}.{int(minor)}.{int(patch or 0)}"
-    raise PoolkitError(
-        f"PgBouncer version {text!r}: expected 'pgbouncer --version' output or a package "
-        "version such as '1.24.1' or '1.24.1-1.pgdg120+1'"
-    )
+    return PGBOUNCER.parse_version(text)
 
 
-def _version(text: Any) -> tuple[int, int, int]:
-    major, minor, patch = parse_version(text).split(".")
-    return int(major), int(minor), int(patch)
-
-
-def _short(minimum: tuple[int, ...]) -> str:
-    return ".".join(str(part) for part in minimum)
-
-
-def _supported(version: Any) -> tuple[tuple[int, int, int], str]:
-    """The version as a tuple and as text; PoolkitError for a version poolkit does not know."""
-    ver = _version(version)
-    text = _short(ver)
-    if ver[:2] < OLDEST:
-        raise PoolkitError(
-            f"PgBouncer {text} is older than {_short(OLDEST)}, the oldest version poolkit "
-            f"knows the settings of (Debian 12 ships 1.18.0); install PgBouncer "
-            f"{_short(OLDEST)} or newer"
-        )
-    return ver, text
-
-
-def _too_new(key: str, minimum: tuple[int, int], ver: tuple[int, int, int], text: str) -> str:
-    """'' when `ver` reads `key`, else the complaint (without the variable name)."""
-    if ver[:2] >= minimum:
-        return ""
-    return f"{key} needs PgBouncer {_short(minimum)} or newer, this host has {text}"
+_supported = PGBOUNCER.supported
+_too_new = PGBOUNCER.too_new
 
 
 def _unknown_setting(key: str, ver: tuple[int, int, int], text: str) -> str:
-    hint = _did_you_mean(key, SETTINGS)
-    if ver[:2] > NEWEST:
-        return (
-            f"'{key}' is not a PgBouncer setting poolkit knows (it knows those of "
-            f"{_short(OLDEST)} to {_short(NEWEST)}){hint}"
-        )
-    return f"PgBouncer {text} has no setting '{key}'{hint}"
+    return PGBOUNCER.unknown_setting(key, SETTINGS, ver, text)
 
 
 # ------------------------------------------------------------------------- values
 
 
 def _text(value: Any, variable: str) -> str:
-    if not isinstance(value, str):
-        raise PoolkitError(
-            f"{variable}: expected a string, got {_type_name(value)}"
-            + ("; quote it in YAML" if isinstance(value, (bool, int, float)) else "")
-        )
+    _string(value, variable)
     if any(ch in value for ch in "\n\r\0"):
         raise PoolkitError(
             f"{variable}: the value contains a line break or NUL character, which "
             "pgbouncer.ini cannot hold"
         )
     return str(value)
-
-
-def _non_negative(value: Any, variable: str) -> int:
-    number = as_int(value, variable)
-    if number < 0:
-        raise PoolkitError(f"{variable}: expected a whole number >= 0, got {number}")
-    return number
 
 
 def _seconds(value: Any, variable: str) -> str:
@@ -465,19 +429,9 @@ def _seconds(value: Any, variable: str) -> str:
     return str(_non_negative(value, variable))
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
 def _boolean(value: Any, variable: str) -> str:
     """ "1" or "0" from a bool, 1/0, or a templated "True" / "false" / "yes" / "0" ..."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int) and value in (0, 1):
-        return str(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return "1" if value.strip().lower() in _TRUE else "0"
-    raise PoolkitError(f"{variable}: expected true or false, got {value!r}")
+    return "1" if _as_bool(value, variable) else "0"
 
 
 def _list(value: Any, variable: str) -> str:
@@ -493,14 +447,6 @@ def _list(value: Any, variable: str) -> str:
                 )
         return ", ".join(item.strip() for item in items)
     raise PoolkitError(f"{variable}: expected a list of strings, got {_type_name(value)}")
-
-
-def _mode(value: Any, variable: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
-        return f"0{value:o}"  # YAML 0770 is the int 504: write it back in octal
-    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3,4}", value.strip()):
-        return value.strip()
-    raise PoolkitError(f"{variable}: expected an octal file mode such as '0770', got {value!r}")
 
 
 def _choice(key: str, value: Any, variable: str) -> str:
@@ -521,7 +467,7 @@ def _setting_value(key: str, value: Any, variable: str) -> str:
     if key in _LISTS:
         return _list(value, variable)
     if key == "unix_socket_mode":
-        return _mode(value, variable)
+        return octal_mode(value, variable)
     if key in _CHOICES:
         return _choice(key, value, variable)
     return _text(value, variable)
@@ -543,54 +489,15 @@ def ini_settings(
     PoolkitError, one problem per line.
     """
     ver, text = _supported(version)
-    if not isinstance(settings, Mapping):
-        raise PoolkitError(
-            f"settings: expected a mapping of setting name to value, got {_type_name(settings)}"
-        )
-    if extra is None:
-        extra = {}
-    if not isinstance(extra, Mapping):
-        raise PoolkitError(
-            "pgbouncer_extra_settings: expected a mapping of setting name to value, got "
-            f"{_type_name(extra)}"
-        )
-    problems: list[str] = []
-    modeled: dict[str, str] = {}
-    for key, value in settings.items():
-        variable = f"pgbouncer_{key}"
-        if key not in SETTINGS:
-            problems.append(f"{variable}: {_unknown_setting(str(key), ver, text)}")
-            continue
-        if value is None:
-            continue
-        complaint = _too_new(key, SETTINGS[key], ver, text)
-        if complaint:
-            problems.append(f"{variable}: {complaint}; set it to null or install a newer PgBouncer")
-            continue
-        try:
-            modeled[key] = _setting_value(key, value, variable)
-        except PoolkitError as exc:
-            problems.append(str(exc))
-    extras: dict[str, str] = {}
-    for key in sorted(extra, key=str):
-        value = extra[key]
-        variable = f"pgbouncer_extra_settings.{key}"
-        if key in settings:
-            problems.append(f"{variable}: set pgbouncer_{key} instead")
-        elif key not in SETTINGS:
-            problems.append(f"{variable}: {_unknown_setting(str(key), ver, text)}")
-        elif value is None:
-            continue
-        elif complaint := _too_new(key, SETTINGS[key], ver, text):
-            problems.append(f"{variable}: {complaint}; remove it or install a newer PgBouncer")
-        else:
-            try:
-                extras[key] = _setting_value(key, value, variable)
-            except PoolkitError as exc:
-                problems.append(str(exc))
-    _raise(problems)
-    pairs = [[key, modeled[key]] for key in SETTINGS if key in modeled]
-    return pairs + [[key, value] for key, value in extras.items()]
+    return setting_lines(
+        PGBOUNCER,
+        settings,
+        extra,
+        order=SETTINGS,
+        refusal=lambda key: None if key in SETTINGS else _unknown_setting(str(key), ver, text),
+        unavailable=lambda key: _too_new(key, SETTINGS[key], ver, text),
+        render=_setting_value,
+    )
 
 
 #: Releases where a non-empty ignore_startup_parameters lets one unauthenticated packet
@@ -1171,16 +1078,6 @@ def nofile(max_client_conn: int, server_connections: int) -> int:
     return fd_limit(clients, servers)
 
 
-def _checked_int(value: Any, variable: str, problems: list[str], default: int = 0) -> int:
-    if value is None:
-        return default
-    try:
-        return _non_negative(value, variable)
-    except PoolkitError as exc:
-        problems.append(str(exc))
-        return default
-
-
 # ------------------------------------------------------------------------- preflight
 
 
@@ -1198,22 +1095,8 @@ def _names(value: Any, variable: str, problems: list[str]) -> list[str]:
 
 def _login_users(users: Any, problems: list[str]) -> set[str]:
     """Names of the userlist users: entries are {name, ...} mappings or plain names."""
-    if users is None:
-        return set()
-    if isinstance(users, (str, Mapping)) or not isinstance(users, Sequence):
-        problems.append(
-            "pgbouncer_users: expected a list of {name, password} or {name, verifier} "
-            f"mappings, got {_type_name(users)}"
-        )
-        return set()
-    names = set()
-    for index, user in enumerate(users):
-        name = user.get("name") if isinstance(user, Mapping) else user
-        if not isinstance(name, str) or not name:
-            problems.append(f"pgbouncer_users[{index}]: name is missing")
-            continue
-        names.add(str(name))
-    return names
+    names = _user_names(users, "pgbouncer_users", "{name, password} or {name, verifier}", problems)
+    return set() if names is None else names
 
 
 def _auth_problems(config: Mapping[str, Any], entries: list[_Entry], problems: list[str]) -> None:
@@ -1311,21 +1194,23 @@ def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:
         return not config.get(key)
 
     client = modes["client"] or "disable"
-    if client != "disable":
-        for key in ("client_tls_cert_file", "client_tls_key_file"):
-            if unset(key):
-                problems.append(
-                    f"pgbouncer_{key}: not set, but pgbouncer_client_tls_sslmode is {client!r}; "
-                    "PgBouncer needs its certificate and key to offer TLS to clients"
-                )
-    else:
-        for key in ("client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file"):
-            if not unset(key):
-                problems.append(
-                    f"pgbouncer_{key}: set, but pgbouncer_client_tls_sslmode is "
-                    f"{modes['client'] or 'not set (disable)'}, so clients get no TLS; set "
-                    "pgbouncer_client_tls_sslmode (require refuses clients without TLS)"
-                )
+    tls_file_problems(
+        config,
+        "pgbouncer",
+        client != "disable",
+        ("client_tls_cert_file", "client_tls_key_file"),
+        ("client_tls_ca_file",),
+        problems,
+        missing=(
+            f"pgbouncer_client_tls_sslmode is {client!r}; PgBouncer needs its certificate and "
+            "key to offer TLS to clients"
+        ),
+        unused=(
+            f"pgbouncer_client_tls_sslmode is {modes['client'] or 'not set (disable)'}, so "
+            "clients get no TLS; set pgbouncer_client_tls_sslmode (require refuses clients "
+            "without TLS)"
+        ),
+    )
     if client in _VERIFYING and unset("client_tls_ca_file"):
         problems.append(
             f"pgbouncer_client_tls_ca_file: not set, but pgbouncer_client_tls_sslmode is "
@@ -1484,15 +1369,7 @@ def check(config: Mapping[str, Any]) -> None:
     systemd's default soft limit of 1024. Every problem found is reported in one
     PoolkitError, one per line, each naming the variable(s) to change.
     """
-    if not isinstance(config, Mapping):
-        raise PoolkitError(f"config: expected a mapping, got {_type_name(config)}")
-    problems: list[str] = []
-    ver: tuple[int, int, int] | None = None
-    text = ""
-    try:
-        ver, text = _supported(config.get("version"))
-    except PoolkitError as exc:
-        problems.append(f"version: {exc}")
+    problems, ver, text = PGBOUNCER.preflight(config, "version")
 
     def number(key: str) -> int:
         return _checked_int(config.get(key), f"pgbouncer_{key}", problems, DEFAULTS.get(key, 0))
@@ -1592,16 +1469,12 @@ def restart_required(old_ini_text: str, new_settings: Sequence[Sequence[str]]) -
     Empty `old_ini_text` (nothing deployed yet) gives [], since a first start reads
     everything. The role restarts PgBouncer when the list is not empty, else reloads.
     """
-    if old_ini_text is None:
-        old_ini_text = ""
-    if not isinstance(old_ini_text, str):
-        raise PoolkitError(
-            f"old pgbouncer.ini text: expected a string, got {_type_name(old_ini_text)}"
-        )
-    new = {key.strip().lower(): value.strip() for key, value in setting_pairs(new_settings)}
-    if not old_ini_text.strip():
-        return []
-    old = ini_section(old_ini_text, "pgbouncer")
-    return sorted(
-        key for key in RESTART_KEYS if _normal(key, old.get(key)) != _normal(key, new.get(key))
+    return restart_keys(
+        old_ini_text,
+        new_settings,
+        file="pgbouncer.ini",
+        parse=lambda text: ini_section(text, "pgbouncer"),
+        pair=lambda key, value: (key.strip().lower(), value.strip()),
+        comparable=_normal,
+        restarts=lambda key, old, new: key in RESTART_KEYS,
     )

@@ -1,4 +1,4 @@
-"""Pgpool-II configuration by version: pgpool.conf, backends, preflight, pool_passwd, pcp.conf.
+"""Pgpool-II configuration by version: pgpool.conf, backends, preflight, restarts.
 
 Pure functions behind the ``poolkit_pgpool_*`` Ansible filters
 (filter_plugins/poolkit_pgpool.py) that a ``pgpool`` role renders its files with. Versions
@@ -21,21 +21,14 @@ Sources (the commands and raw results are in docs/pgpool-facts.md):
   with a WARNING; a repeated key takes its last value.
 * For versions in between (4.4, 4.5): the release notes shipped with the 4.6.1 package
   (/usr/share/doc/pgpool2/release-4-*.html), cited next to the entries.
-* The pool_passwd AES format: Pgpool-II's src/utils/ssl_utils.c and src/tools/pgenc/pg_enc.c
-  (see `pool_passwd_aes`), checked byte for byte against the real ``pg_enc``, and by
-  logging in through a real Pgpool-II with SCRAM using lines written here.
 * Versions older than 4.3 were not measured: they are refused as a whole (`OLDEST`).
 
-AES needs the ``cryptography`` package (imported only when a pool_passwd AES entry is
-made or read); everything else uses the standard library.
+pool_passwd and pcp.conf are written by `poolkit.pgpool_passwd`, whose functions are
+importable from here too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -43,12 +36,37 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolkit import PoolkitError
+from poolkit.pgpool_passwd import (  # noqa: F401 - public here since before the split
+    AES_MAX_PASSWORD_BYTES,
+    AES_PREFIX,
+    MAX_POOL_KEY_BYTES,
+    MD5_PREFIX,
+    PASSWD_METHODS,
+    check_pool_key,
+    parse_pool_passwd,
+    pcp_conf_line,
+    pool_key_from_file,
+    pool_passwd_aes,
+    pool_passwd_aes_decrypt,
+    pool_passwd_md5,
+    render_pcp_conf,
+    render_pool_passwd,
+)
+from poolkit.settings import FALSE as _FALSE
+from poolkit.settings import TRUE as _TRUE
+from poolkit.settings import Product, octal_mode, restart_keys, setting_lines, tls_file_problems
+from poolkit.settings import as_bool as _as_bool
+from poolkit.settings import checked_bool as _checked_bool
+from poolkit.settings import checked_int as _checked_int
+from poolkit.settings import non_negative as _non_negative
+from poolkit.settings import short as _short
+from poolkit.settings import string as _string
+from poolkit.settings import user_names as _user_names
 from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
-from poolkit.values import as_int, exporter_service_problems, setting_pairs
+from poolkit.values import as_int, exporter_service_problems
 from poolkit.values import did_you_mean as _did_you_mean
 from poolkit.values import raise_all as _raise
 from poolkit.values import type_name as _type_name
-from poolkit.verifiers import looks_like_verifier, md5_verifier, pcp_md5
 
 Version = tuple[int, int]
 
@@ -476,9 +494,18 @@ DEFAULTS: dict[str, Any] = {
 #: migration notes). `check` requires health_check_user and sr_check_user.
 USERS_REQUIRED_SINCE: Version = (4, 6)
 
-_VERSION_RE = re.compile(
-    r"(?:pgpool-II\s+(?:version\s+)?)?(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-+~\s])",
-    re.IGNORECASE,
+#: Pgpool-II for `poolkit.settings`: its version parsing, release range and messages.
+PGPOOL = Product(
+    name="Pgpool-II",
+    prefix="pgpool",
+    banner="pgpool-II",
+    expected=(
+        "'pgpool --version' output such as 'pgpool-II version 4.6.1 (chirikoboshi)' or a "
+        "package version such as '4.6.1-2'"
+    ),
+    oldest=OLDEST,
+    newest=NEWEST,
+    debian_12="4.3.5",
 )
 
 
@@ -491,33 +518,10 @@ def parse_version(text: str) -> str:
     Accepts "pgpool-II version 4.6.1 (chirikoboshi)", "4.3.5-1", "4.3.5-1+deb12u1",
     "4.6.1-2", "4.6.1-1.pgdg120+1", "1:4.6.1-1" and "4.6" (read as 4.6.0).
     """
-    if isinstance(text, str):
-        first = text.strip().splitlines()[0].strip() if text.strip() else ""
-        match = _VERSION_RE.match(first)
-        if match:
-            major, minor, patch = match.groups()
-            return f"{int(major)}.{int(minor)}.{int(patch or 0)}"
-    raise PoolkitError(
-        f"Pgpool-II version {text!r}: expected 'pgpool --version' output such as "
-        "'pgpool-II version 4.6.1 (chirikoboshi)' or a package version such as '4.6.1-2'"
-    )
+    return PGPOOL.parse_version(text)
 
 
-def _short(version: Sequence[int]) -> str:
-    return ".".join(str(part) for part in version)
-
-
-def _supported(version: Any) -> tuple[tuple[int, int, int], str]:
-    """The version as a tuple and as text; PoolkitError for a version poolkit does not know."""
-    text = parse_version(version)
-    major, minor, patch = (int(part) for part in text.split("."))
-    if (major, minor) < OLDEST:
-        raise PoolkitError(
-            f"Pgpool-II {text} is older than {_short(OLDEST)}, the oldest version poolkit "
-            f"knows the settings of (Debian 12 ships 4.3.5); install Pgpool-II "
-            f"{_short(OLDEST)} or newer"
-        )
-    return (major, minor, patch), text
+_supported = PGPOOL.supported
 
 
 def _reads(key: str, ver: tuple[int, int, int]) -> bool:
@@ -548,13 +552,7 @@ def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
                 f"model; set the global pgpool_{base} instead"
             )
         return f"'{key}' is part of a watchdog node list, which poolkit does not model"
-    hint = _did_you_mean(key, [k for k in SETTINGS if k not in _OLD_NAMES])
-    if ver[:2] > NEWEST:
-        return (
-            f"'{key}' is not a Pgpool-II setting poolkit knows (it knows those of "
-            f"{_short(OLDEST)} to {_short(NEWEST)}){hint}"
-        )
-    return f"Pgpool-II {text} has no setting '{key}'{hint}"
+    return PGPOOL.unknown_setting(key, [k for k in SETTINGS if k not in _OLD_NAMES], ver, text)
 
 
 def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
@@ -564,7 +562,7 @@ def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
         return ""
     first, last = SETTINGS[key]
     if ver[:2] < first:
-        return f"{key} needs Pgpool-II {_short(first)} or newer, this host has {text}"
+        return PGPOOL.too_new(key, first, ver, text)
     return f"{key} was removed after Pgpool-II {_short(last or first)}, this host has {text}"
 
 
@@ -593,13 +591,6 @@ def written_name(key: str, version: str) -> str:
 # ------------------------------------------------------------------------- values
 
 
-def _non_negative(value: Any, variable: str) -> int:
-    number = as_int(value, variable)
-    if number < 0:
-        raise PoolkitError(f"{variable}: expected a whole number >= 0, got {number}")
-    return number
-
-
 def _port(value: Any, variable: str) -> int:
     number = as_int(value, variable)
     low, high = PORT_RANGE
@@ -619,11 +610,7 @@ def conf_string(value: Any, variable: str) -> str:
     single quote cannot be written at all: '' (doubled) is a syntax error that stops
     Pgpool-II and \\' keeps the backslash. A line break cannot be written either.
     """
-    if not isinstance(value, str):
-        raise PoolkitError(
-            f"{variable}: expected a string, got {_type_name(value)}"
-            + ("; quote it in YAML" if isinstance(value, (bool, int, float)) else "")
-        )
+    _string(value, variable)
     if "'" in value:
         raise PoolkitError(
             f"{variable}: contains a single quote, which pgpool.conf cannot hold (Pgpool-II "
@@ -637,29 +624,17 @@ def conf_string(value: Any, variable: str) -> str:
     return "'" + value + "'"
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
 def _boolean(value: Any, variable: str) -> str:
-    """``on`` or ``off`` from a bool, 1/0, or a templated "True" / "no" / "off" ..."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, int) and value in (0, 1):
-        return "on" if value else "off"
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return "on" if value.strip().lower() in _TRUE else "off"
-    # Measured: an invalid boolean ('maybe') is ignored silently and the default kept.
-    raise PoolkitError(f"{variable}: expected true or false, got {value!r}")
+    """``on`` or ``off`` from a bool, 1/0, or a templated "True" / "no" / "off" ...
+
+    Anything else is refused: Pgpool-II would ignore an invalid boolean ('maybe')
+    silently and keep the default (measured)."""
+    return "on" if _as_bool(value, variable) else "off"
 
 
 def _mode(value: Any, variable: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
-        return f"0{value:o}"  # YAML 0770 is the int 504: write it back in octal
-    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3,4}", value.strip()):
-        digits = value.strip().lstrip("0") or "0"
-        return "0" + digits
-    raise PoolkitError(f"{variable}: expected an octal file mode such as '0770', got {value!r}")
+    """The octal mode with exactly one leading 0 (``770`` and ``00770`` give ``0770``)."""
+    return "0" + (octal_mode(value, variable).lstrip("0") or "0")
 
 
 def _choice(key: str, value: Any, variable: str) -> str:
@@ -748,53 +723,16 @@ def conf_settings(
     values (including a single quote or a line break, which pgpool.conf cannot hold).
     """
     ver, text = _supported(version)
-    if not isinstance(settings, Mapping):
-        raise PoolkitError(
-            f"settings: expected a mapping of setting name to value, got {_type_name(settings)}"
-        )
-    if extra is None:
-        extra = {}
-    if not isinstance(extra, Mapping):
-        raise PoolkitError(
-            "pgpool_extra_settings: expected a mapping of setting name to value, got "
-            f"{_type_name(extra)}"
-        )
-    problems: list[str] = []
-
-    def one(key: Any, value: Any, variable: str, hint: str) -> str | None:
-        refusal = _refusal(str(key), ver, text)
-        if refusal is not None:
-            problems.append(f"{variable}: {refusal}")
-            return None
-        if value is None:
-            return None
-        complaint = _unavailable(key, ver, text)
-        if complaint:
-            problems.append(f"{variable}: {complaint}; {hint}")
-            return None
-        try:
-            return _setting_value(key, value, variable, ver, text)
-        except PoolkitError as exc:
-            problems.append(str(exc))
-            return None
-
-    modeled: dict[str, str] = {}
-    for key, value in settings.items():
-        rendered = one(key, value, f"pgpool_{key}", "set it to null or install a newer Pgpool-II")
-        if rendered is not None:
-            modeled[key] = rendered
-    extras: dict[str, str] = {}
-    for key in sorted(extra, key=str):
-        variable = f"pgpool_extra_settings.{key}"
-        if key in settings:
-            problems.append(f"{variable}: set pgpool_{key} instead")
-            continue
-        rendered = one(key, extra[key], variable, "remove it or install a newer Pgpool-II")
-        if rendered is not None:
-            extras[key] = rendered
-    _raise(problems)
-    pairs = [[written_name(key, version), modeled[key]] for key in SETTINGS if key in modeled]
-    return pairs + [[written_name(key, version), value] for key, value in extras.items()]
+    return setting_lines(
+        PGPOOL,
+        settings,
+        extra,
+        order=SETTINGS,
+        refusal=lambda key: _refusal(str(key), ver, text),
+        unavailable=lambda key: _unavailable(key, ver, text),
+        render=lambda key, value, variable: _setting_value(key, value, variable, ver, text),
+        written=lambda key: written_name(key, version),
+    )
 
 
 # ------------------------------------------------------------------------- backends
@@ -891,11 +829,10 @@ def _backends(
                 continue
             if value is None:
                 continue
-            if ver is not None and ver[:2] < BACKEND_KEYS[key]:
-                problems.append(
-                    f"{key_variable}: backend_{key} needs Pgpool-II "
-                    f"{_short(BACKEND_KEYS[key])} or newer, this host has {text}"
-                )
+            if ver is not None and (
+                complaint := PGPOOL.too_new(f"backend_{key}", BACKEND_KEYS[key], ver, text)
+            ):
+                problems.append(f"{key_variable}: {complaint}")
                 continue
             try:
                 if key == "port":
@@ -1095,10 +1032,6 @@ def _comparable(key: str, value: str | None) -> str | None:
     return _number_text(number) if math.isfinite(number) else value
 
 
-def _new_pairs(new_settings: Any) -> dict[str, str]:
-    return {key.strip(): value for key, value in setting_pairs(new_settings)}
-
-
 def _reloadable(key: str, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
     if key in RELOADABLE:
         return True
@@ -1123,45 +1056,18 @@ def restart_required(old_conf_text: str, new_settings: Sequence[Sequence[str]]) 
     (nothing deployed yet) gives [], since a first start reads everything. The role
     restarts Pgpool-II when the list is not empty, else reloads.
     """
-    if old_conf_text is None:
-        old_conf_text = ""
-    if not isinstance(old_conf_text, str):
-        raise PoolkitError(
-            f"old pgpool.conf text: expected a string, got {_type_name(old_conf_text)}"
-        )
-    new = _new_pairs(new_settings)
-    if not old_conf_text.strip():
-        return []
-    old = parse_conf(old_conf_text)
-    return sorted(
-        key
-        for key in old.keys() | new.keys()
-        if _comparable(key, old.get(key)) != _comparable(key, new.get(key))
-        and not _reloadable(key, old, new)
+    return restart_keys(
+        old_conf_text,
+        new_settings,
+        file="pgpool.conf",
+        parse=parse_conf,
+        pair=lambda key, value: (key.strip(), value),
+        comparable=_comparable,
+        restarts=lambda key, old, new: not _reloadable(key, old, new),
     )
 
 
 # ------------------------------------------------------------------------- preflight
-
-
-def _checked_int(value: Any, variable: str, problems: list[str], default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return _non_negative(value, variable)
-    except PoolkitError as exc:
-        problems.append(str(exc))
-        return default
-
-
-def _checked_bool(value: Any, variable: str, problems: list[str], default: bool) -> bool:
-    if value is None:
-        return default
-    try:
-        return _boolean(value, variable) == "on"
-    except PoolkitError as exc:
-        problems.append(str(exc))
-        return default
 
 
 def _plural(n: int, word: str) -> str:
@@ -1275,21 +1181,7 @@ def _name(value: Any) -> str | None:
 
 
 def _pool_passwd_users(users: Any, problems: list[str]) -> set[str] | None:
-    if users is None:
-        return None
-    if isinstance(users, (str, Mapping)) or not isinstance(users, Sequence):
-        problems.append(
-            f"pgpool_users: expected a list of {{name, password}} mappings, got {_type_name(users)}"
-        )
-        return None
-    names = set()
-    for index, user in enumerate(users):
-        name = user.get("name") if isinstance(user, Mapping) else user
-        if not isinstance(name, str) or not name:
-            problems.append(f"pgpool_users[{index}]: name is missing")
-            continue
-        names.add(name)
-    return names
+    return _user_names(users, "pgpool_users", "{name, password}", problems)
 
 
 def _check_users(
@@ -1422,15 +1314,7 @@ def check(config: Mapping[str, Any]) -> None:
     them, and that a check user without a password can get one from pool_passwd. Every
     problem found is reported in one PoolkitError, one per line.
     """
-    if not isinstance(config, Mapping):
-        raise PoolkitError(f"config: expected a mapping, got {_type_name(config)}")
-    problems: list[str] = []
-    ver: tuple[int, int, int] | None = None
-    text = ""
-    try:
-        ver, text = _supported(config.get("version"))
-    except PoolkitError as exc:
-        problems.append(f"pgpool_version: {exc}")
+    problems, ver, text = PGPOOL.preflight(config, "pgpool_version")
 
     def number(key: str) -> int:
         return _checked_int(config.get(key), _variable(key), problems, DEFAULTS[key])
@@ -1484,21 +1368,18 @@ def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:
     if ssl is not None and not isinstance(ssl, bool):
         problems.append(f"pgpool_ssl: expected true or false, got {ssl!r}")
         return
-    files = ("ssl_cert", "ssl_key")
+    tls_file_problems(
+        config,
+        "pgpool",
+        bool(ssl),
+        ("ssl_cert", "ssl_key"),
+        ("ssl_ca_cert",),
+        problems,
+        missing="pgpool_ssl is true; Pgpool-II needs its certificate and key to offer TLS",
+        unused="pgpool_ssl is false, so Pgpool-II uses no TLS; set pgpool_ssl: true",
+    )
     if ssl:
-        for key in files:
-            if not config.get(key):
-                problems.append(
-                    f"pgpool_{key}: not set, but pgpool_ssl is true; Pgpool-II needs its "
-                    "certificate and key to offer TLS"
-                )
         return
-    for key in (*files, "ssl_ca_cert"):
-        if config.get(key):
-            problems.append(
-                f"pgpool_{key}: set, but pgpool_ssl is false, so Pgpool-II uses no TLS; set "
-                "pgpool_ssl: true"
-            )
     rules = config.get("hba_rules") or []
     if config.get("enable_pool_hba", True) and isinstance(rules, Sequence):
         for index, rule in enumerate(rules):
@@ -1508,325 +1389,3 @@ def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:
                     "Pgpool-II ignores the rule and its clients are refused; set pgpool_ssl: "
                     "true"
                 )
-
-
-# ------------------------------------------------------------------------- pool_passwd
-
-AES_PREFIX = "AES"
-MD5_PREFIX = "md5"
-PASSWD_METHODS = ("aes", "md5")
-#: Longest password an AES entry can carry, in UTF-8 bytes. Pgpool-II reads the secret of
-#: a pool_passwd line as a token of at most 128 characters (MAX_TOKEN_LEN in
-#: src/auth/pool_passwd.c): "AES" + base64 of the 16-byte blocks fits for up to 79 bytes
-#: (80 bytes of ciphertext, 111 characters) but not for 80 (96 bytes, 131 characters).
-#: Measured: a 79-byte password logs in through Pgpool-II, an 80-byte one fails with
-#: "unable to decrypt password from pool_passwd" on 4.3.5 and 4.6.1.
-AES_MAX_PASSWORD_BYTES = 79
-#: Longest key Pgpool-II reads from a key file: read_pool_key() takes the first line with
-#: fgets() into a 256-byte buffer (MAX_POOL_KEY_LEN), so 255 bytes.
-MAX_POOL_KEY_BYTES = 255
-
-
-def _utf8(text: str, what: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise PoolkitError(
-            f"{what}: contains a character that cannot be encoded as UTF-8 (position {exc.start})"
-        ) from None
-
-
-def check_pool_key(key: str) -> str:
-    """The encryption key as given, checked: what Pgpool-II would read from .pgpoolkey.
-
-    Pgpool-II (read_pool_key in src/auth/pool_passwd.c) uses the first line of the key
-    file without its newline; the role writes the key followed by a newline.
-    """
-    if not isinstance(key, str):
-        raise PoolkitError(f"pool key: expected a string, got {_type_name(key)}")
-    if not key:
-        raise PoolkitError("pool key: empty; Pgpool-II cannot decrypt pool_passwd without a key")
-    if any(ch in key for ch in "\n\r\0"):
-        raise PoolkitError(
-            "pool key: contains a line break or NUL; Pgpool-II reads only the first line "
-            "of the key file, so use a single-line key"
-        )
-    if len(_utf8(key, "pool key")) > MAX_POOL_KEY_BYTES:
-        raise PoolkitError(
-            f"pool key: longer than {MAX_POOL_KEY_BYTES} bytes, the most Pgpool-II reads "
-            "from the key file"
-        )
-    return key
-
-
-def pool_key_from_file(text: str) -> str:
-    """The key Pgpool-II reads from a .pgpoolkey file's text: its first line, newline cut."""
-    if not isinstance(text, str):
-        raise PoolkitError(f"pool key file: expected text, got {_type_name(text)}")
-    first = text.split("\n", 1)[0]
-    return check_pool_key(first)
-
-
-def _check_user(user: Any, what: str = "user name") -> str:
-    if not isinstance(user, str):
-        raise PoolkitError(f"{what}: expected a string, got {_type_name(user)}")
-    if not user:
-        raise PoolkitError(f"{what}: is empty")
-    bad = next((ch for ch in user if ch in ":\\\n\r\0"), None)
-    if bad is not None:
-        raise PoolkitError(
-            f"{what}: {user!r} contains {bad!r}; pool_passwd separates fields with ':' and "
-            "Pgpool-II reads '\\' as an escape (pg_enc writes names unescaped), so such a "
-            "name cannot be listed"
-        )
-    return user
-
-
-def _check_password(password: Any, method: str) -> str:
-    if not isinstance(password, str):
-        raise PoolkitError(f"password: expected a string, got {_type_name(password)}")
-    if not password:
-        raise PoolkitError("password: is empty; PostgreSQL cannot log in with an empty password")
-    if "\0" in password:
-        raise PoolkitError("password: contains a NUL character, which PostgreSQL cannot store")
-    if looks_like_verifier(password):
-        raise PoolkitError(
-            "password: looks like a stored verifier (md5... or SCRAM-SHA-256$...), not a "
-            "password; give the plain password"
-        )
-    size = len(_utf8(password, "password"))
-    if method == "aes" and size > AES_MAX_PASSWORD_BYTES:
-        raise PoolkitError(
-            f"password: {size} bytes; Pgpool-II cannot decrypt an AES pool_passwd entry of a "
-            f"password longer than {AES_MAX_PASSWORD_BYTES} bytes (its 128-character limit "
-            "for the entry), so choose a shorter password"
-        )
-    return password
-
-
-def _cipher(key: str):
-    """AES-256-CBC with the key and IV pgpool derives from `key` (see `pool_passwd_aes`)."""
-    try:
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    except ImportError:  # pragma: no cover - cryptography comes with ansible-core
-        raise PoolkitError(
-            "pool_passwd AES entries need the Python package 'cryptography' (it comes with "
-            "ansible-core; pip install cryptography)"
-        ) from None
-    secret = _utf8(check_pool_key(key), "pool key")
-    # EVP_BytesToKey(EVP_aes_256_cbc(), EVP_sha1(), salt=NULL, key, count=1): D1 = SHA1(key),
-    # Di = SHA1(D(i-1) + key); the first 32 bytes are the AES key, the next 16 the IV.
-    derived, block = b"", b""
-    while len(derived) < 48:
-        block = hashlib.sha1(block + secret, usedforsecurity=False).digest()
-        derived += block
-    return Cipher(algorithms.AES(derived[:32]), modes.CBC(derived[32:48]))
-
-
-def _pkcs7_pad(data: bytes) -> bytes:
-    n = 16 - len(data) % 16
-    return data + bytes([n]) * n
-
-
-def pool_passwd_aes(user: str, password: str, key: str) -> str:
-    """The pool_passwd line ``user:AES<base64>`` that ``pg_enc -m -k keyfile -u user`` writes.
-
-    Pgpool-II's scheme (src/utils/ssl_utils.c: aes_get_key, aes_encrypt; pg_enc.c):
-    key and IV from OpenSSL's EVP_BytesToKey with AES-256-CBC, SHA-1, no salt and one
-    iteration over the key text; the password alone (no user name) encrypted with
-    AES-256-CBC and PKCS#7 padding; standard base64 with padding, prefixed "AES". No salt
-    and no random IV: the same key and password always give the same line, so there is
-    nothing to inject for tests (verified byte for byte against pg_enc of 4.3.5 and 4.6.1).
-    """
-    _check_user(user)
-    _check_password(password, "aes")
-    encryptor = _cipher(key).encryptor()
-    data = encryptor.update(_pkcs7_pad(_utf8(password, "password"))) + encryptor.finalize()
-    return f"{user}:{AES_PREFIX}{base64.b64encode(data).decode('ascii')}"
-
-
-def pool_passwd_aes_decrypt(text: str, key: str) -> str:
-    """The password inside ``AES<base64>`` (or a whole ``user:AES<base64>`` line).
-
-    PoolkitError when it does not decrypt with `key` (another key, or not an AES entry).
-    """
-    if not isinstance(text, str):
-        raise PoolkitError(f"AES entry: expected a string, got {_type_name(text)}")
-    secret = text.split(":", 1)[1] if ":" in text else text
-    secret = secret.strip()
-    if not secret.startswith(AES_PREFIX):
-        raise PoolkitError("AES entry: does not start with 'AES'")
-    try:
-        data = base64.b64decode(secret[len(AES_PREFIX) :], validate=True)
-    except (binascii.Error, ValueError):
-        raise PoolkitError("AES entry: the text after 'AES' is not base64") from None
-    if not data or len(data) % 16:
-        raise PoolkitError("AES entry: not a whole number of AES blocks")
-    decryptor = _cipher(key).decryptor()
-    plain = decryptor.update(data) + decryptor.finalize()
-    pad = plain[-1]
-    if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
-        raise PoolkitError("AES entry: does not decrypt with this key")
-    try:
-        return plain[:-pad].decode("utf-8")
-    except UnicodeDecodeError:
-        raise PoolkitError("AES entry: does not decrypt with this key") from None
-
-
-def pool_passwd_md5(user: str, password: str) -> str:
-    """The pool_passwd line ``user:md5<hex>`` that ``pg_md5 -m -u user PASSWORD`` writes.
-
-    The secret is PostgreSQL's md5 verifier, md5(password + user). Pgpool-II can check
-    clients with it but cannot log in to a SCRAM backend or run its own checks with it.
-    """
-    _check_user(user)
-    _check_password(password, "md5")
-    return f"{user}:{md5_verifier(user, password)}"
-
-
-def parse_pool_passwd(text: str) -> dict[str, str]:
-    """``{user: secret}`` of pool_passwd text, read as Pgpool-II does for poolkit's lines.
-
-    A line is ``user:secret`` (Pgpool-II also reads ``user:secret:backend_user:secret``;
-    only the first secret is kept here); empty lines are skipped; a later line for the
-    same user replaces an earlier one here (Pgpool-II uses the first: poolkit writes each
-    user once).
-    """
-    if text is None:
-        return {}
-    if not isinstance(text, str):
-        raise PoolkitError(f"pool_passwd: expected text, got {_type_name(text)}")
-    entries: dict[str, str] = {}
-    for raw in text.split("\n"):
-        line = raw.rstrip("\r")
-        if not line or ":" not in line:
-            continue
-        user, _, rest = line.partition(":")
-        entries[user] = rest.split(":", 1)[0]
-    return entries
-
-
-def _entries(entries: Any, variable: str) -> list[tuple[str, str, str]]:
-    """``(where, name, password)`` per entry of a users list, checked."""
-    if isinstance(entries, (str, Mapping)) or not isinstance(entries, Sequence):
-        raise PoolkitError(
-            f"{variable}: expected a list of {{name, password}} mappings, got {_type_name(entries)}"
-        )
-    result: list[tuple[str, str, str]] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        where = f"{variable}[{index}]"
-        if not isinstance(entry, Mapping):
-            raise PoolkitError(f"{where}: expected a mapping with name and password")
-        name = entry.get("name")
-        if name is None or name == "":
-            raise PoolkitError(f"{where}: name is missing or empty")
-        try:
-            _check_user(name, "name")
-        except PoolkitError as exc:
-            raise PoolkitError(f"{where}: {exc}") from None
-        where = f"{where} ({name!r})"
-        if name in seen:
-            raise PoolkitError(f"{where}: already listed as {variable}[{seen[name]}]")
-        seen[name] = index
-        password = entry.get("password")
-        if password is None:
-            raise PoolkitError(f"{where}: password is missing")
-        result.append((where, name, password))
-    return result
-
-
-def _decrypts_to(secret: str, key: str, password: str) -> bool:
-    """True when the AES `secret` decrypts with `key` to `password` (constant-time compare)."""
-    if not secret.startswith(AES_PREFIX):
-        return False
-    try:
-        plain = pool_passwd_aes_decrypt(secret, key)
-    except PoolkitError:
-        return False
-    return hmac.compare_digest(_utf8(plain, "password"), _utf8(password, "password"))
-
-
-def render_pool_passwd(
-    entries: Sequence[Mapping[str, Any]],
-    existing_text: str | None,
-    key: str | None,
-    method: str = "aes",
-    variable: str = "pgpool_users",
-) -> str:
-    """pool_passwd text for `entries` ({name, password} mappings), sorted by user name.
-
-    ``method`` ``aes`` (`pool_passwd_aes`, needs `key`: Pgpool-II can then log in to
-    SCRAM backends) or ``md5`` (`pool_passwd_md5`). An entry of `existing_text` is kept
-    byte for byte when it still decrypts (aes) or matches (md5) to the same password, so
-    a second run writes the same file; users not in `entries` are dropped. Errors name
-    ``variable[i]``. An empty list gives the empty string.
-    """
-    if method not in PASSWD_METHODS:
-        raise PoolkitError(
-            f"pgpool_pool_passwd_method: {method!r} is not one of {', '.join(PASSWD_METHODS)}"
-        )
-    checked = _entries(entries, variable)
-    if method == "aes":
-        try:
-            check_pool_key(key)
-        except PoolkitError as exc:
-            raise PoolkitError(
-                f"pgpool_pool_key: {exc}; method aes encrypts pool_passwd with it"
-            ) from None
-    aes_key = key if isinstance(key, str) else ""
-    existing = parse_pool_passwd(existing_text or "")
-    lines: dict[str, str] = {}
-    for where, name, password in checked:
-        try:
-            _check_password(password, method)
-            old = existing.get(name)
-            if method == "aes":
-                new = pool_passwd_aes(name, password, aes_key)
-                same = old is not None and _decrypts_to(old, aes_key, password)
-            else:
-                new = pool_passwd_md5(name, password)
-                same = old is not None and hmac.compare_digest(
-                    f"{name}:{old}".encode(), new.encode()
-                )
-            lines[name] = f"{name}:{old}" if same else new
-        except PoolkitError as exc:
-            raise PoolkitError(f"{where}: {exc}") from None
-    return "".join(lines[name] + "\n" for name in sorted(lines))
-
-
-# ------------------------------------------------------------------------- pcp.conf
-
-
-def pcp_conf_line(user: str, password: str) -> str:
-    """One pcp.conf line, ``user:md5hex`` with the md5 of the password alone (what
-    ``pg_md5 PASSWORD`` prints: `poolkit.verifiers.pcp_md5`).
-
-    The sample pcp.conf: "No spaces or tabs are allowed anywhere in the line", lines
-    starting with '#' are comments. The password may hold anything (it is hashed).
-    """
-    if not isinstance(user, str) or not user:
-        raise PoolkitError("user name: must be a non-empty string")
-    bad = next((ch for ch in user if ch in ": \t\n\r\0"), None)
-    if bad is not None or user.startswith("#"):
-        raise PoolkitError(
-            f"user name: {user!r} cannot be a pcp.conf user (no ':', blanks or line breaks, "
-            "no leading '#')"
-        )
-    return f"{user}:{pcp_md5(password)}"
-
-
-def render_pcp_conf(
-    entries: Sequence[Mapping[str, Any]], variable: str = "pgpool_pcp_users"
-) -> str:
-    """pcp.conf text for `entries` ({name, password} mappings), sorted by user name.
-
-    md5 has no salt, so the same password always gives the same line (idempotent).
-    """
-    lines = []
-    for where, name, password in _entries(entries, variable):
-        try:
-            lines.append(pcp_conf_line(name, password))
-        except PoolkitError as exc:
-            raise PoolkitError(f"{where}: {exc}") from None
-    return "".join(line + "\n" for line in sorted(lines))
