@@ -31,6 +31,8 @@ NOT_VARIABLES = {
 MESSAGE_MODULES = [
     "src/poolkit/pgbouncer.py",
     "src/poolkit/pgpool.py",
+    "src/poolkit/pgpool_passwd.py",
+    "src/poolkit/settings.py",
     "src/poolkit/sizing.py",
     "src/poolkit/sizing_base.py",
     "src/poolkit/sizing_steps.py",
