@@ -1,0 +1,76 @@
+"""The README's commands and names cannot drift: what it shows `poolkit size` printing is what
+it prints, and every playbook, make target, repository path and playbook variable it names
+exists (docs/sizing.md's worked example is checked in test_sizing.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolkit.render_size import render
+from poolkit.sizing import size
+from poolkit.topology import parse_topology
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+#: Top-level entries of the repository a README path may start with.
+TOP = sorted(p.name for p in REPO.iterdir() if p.name not in (".git", ".venv"))
+
+
+def block_after(marker: str) -> list[str]:
+    """The lines of the fenced block that follows the block holding `marker`."""
+    closing = README.index("```", README.index(marker))  # the marker's block ends
+    opening = README.index("```", closing + 3)  # the next block starts
+    start = README.index("\n", opening) + 1
+    return README[start : README.index("\n```", start)].splitlines()
+
+
+def test_the_size_table_in_the_readme_is_what_poolkit_size_prints():
+    """The README shows an excerpt: each of its lines is in the real table, in order."""
+    topology = yaml.safe_load((REPO / "examples" / "topology.yml").read_text(encoding="utf-8"))
+    lines = render(size(parse_topology(topology)), "table").splitlines()
+    shown = [line for line in block_after(".venv/bin/poolkit size examples/topology.yml ") if line]
+    assert shown, "no block after the poolkit size command"
+    positions = [lines.index(line) for line in shown]  # ValueError names a drifted line
+    assert positions == sorted(positions), "the README's lines are out of order"
+
+
+@pytest.mark.parametrize(
+    "playbook",
+    sorted(set(re.findall(r"ansible-playbook (?:[^\n`]* )?(playbooks/[\w.-]+)", README))),
+)
+def test_every_playbook_the_readme_runs_exists(playbook):
+    assert (REPO / playbook).is_file()
+
+
+@pytest.mark.parametrize(
+    "target", sorted(set(re.findall(r"(?m)(?:^|`)make ([a-z][\w-]*)", README)))
+)
+def test_every_make_target_the_readme_names_exists(target):
+    assert re.search(rf"(?m)^{re.escape(target)}:", (REPO / "Makefile").read_text()), target
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        {
+            p.rstrip("/.,")
+            for p in re.findall(r"`([\w.-]+/[\w./-]*)`", README)
+            # lab/.state/ is what `make demo` writes, not part of the repository
+            if p.split("/")[0] in TOP and not {"...", "*", ".state"} & set(re.split(r"/|(?=\*)", p))
+        }
+    ),
+)
+def test_every_repository_path_the_readme_names_exists(path):
+    assert (REPO / path).exists(), path
+
+
+@pytest.mark.parametrize(
+    ("playbook", "variable"),
+    sorted(set(re.findall(r"ansible-playbook (playbooks/[\w.-]+)[^\n]* -e (\w+)=", README))),
+)
+def test_every_variable_the_readme_passes_to_a_playbook_is_read_by_it(playbook, variable):
+    assert variable in (REPO / playbook).read_text(), f"{playbook} does not read {variable}"
