@@ -212,6 +212,44 @@ def replicas_of_include(text: str) -> tuple[Target, ...]:
 
 
 @dataclass(frozen=True)
+class Resume:
+    """How the follower RESUMEs its host's PgBouncer processes at a planned switchover:
+    playbooks/switchover.yml writes `request_file` (``{"target_host": candidate, "limit":
+    seconds}``) before it PAUSEs; once the followed databases point at that host, the follower
+    RESUMEs them at once on every process (the play's own RESUME comes later and finds
+    nothing paused), so clients wait for the switch, not for the play's next tasks."""
+
+    request_file: str
+    user: str
+    sockets: tuple[str, ...]
+    port: int
+    databases: tuple[str, ...]
+
+    def commands(self) -> list[list[str]]:
+        """One psql per process on its admin console, as the service's Unix user: RELOAD
+        first (it completes before the command returns, so the process has the new
+        address whatever became of the follower's SIGHUP), then RESUME."""
+        resumes = ["-c", "RELOAD"]
+        resumes += [arg for name in self.databases for arg in ("-c", f"RESUME {name}")]
+        psql = ["runuser", "-u", self.user, "--", "psql", "-X", "-q", "--no-password"]
+        console = ["-p", str(self.port), "-U", "pgbouncer", "-d", "pgbouncer"]
+        return [[*psql, "-h", socket, *console, *resumes] for socket in self.sockets]
+
+
+def resume_due(request: dict | None, target: Target | None, age: float) -> bool:
+    """Whether a switchover's RESUME request (see `Resume`), written `age` seconds ago, is
+    due: the followed databases point at its target host and it is at most `limit` seconds
+    old (a play that died leaves a request that expires; pause.yml's timer RESUMEs that
+    host anyway)."""
+    if not isinstance(request, dict) or target is None:
+        return False
+    limit = request.get("limit")
+    if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not 0 <= age <= limit:
+        return False
+    return request.get("target_host") in (target.host, target.name)
+
+
+@dataclass(frozen=True)
 class FollowerConfig:
     """The follower's configuration file (JSON, written by roles/pgbouncer)."""
 
@@ -226,6 +264,38 @@ class FollowerConfig:
     replica_databases: dict[str, str] = field(default_factory=dict)
     max_replica_lag: int = DEFAULT_MAX_REPLICA_LAG
     single_replica: bool = False
+    resume: Resume | None = None
+
+
+def _resume(value: object, source: str) -> Resume | None:
+    """The ``resume`` key: null, or {request_file, user, sockets, port, databases}."""
+    if value is None:
+        return None
+    shape = (
+        "resume must be null or {request_file: an absolute path, user: the service's user,"
+        " sockets: [its unix socket directories], port: its listen port, databases: [names]}"
+    )
+    if not isinstance(value, dict):
+        raise PoolkitError(f"{source}: {shape}, got {value!r}")
+    request, user, sockets = value.get("request_file"), value.get("user"), value.get("sockets")
+    port, databases = value.get("port"), value.get("databases")
+    if (
+        not isinstance(request, str)
+        or not request.startswith("/")
+        or not isinstance(user, str)
+        or not user
+        or not isinstance(sockets, list)
+        or not sockets
+        or not all(isinstance(x, str) and x.startswith("/") for x in sockets)
+        or not isinstance(port, int)
+        or isinstance(port, bool)
+        or not 0 < port < 65536
+        or not isinstance(databases, list)
+        or not databases
+        or not all(isinstance(x, str) and x for x in databases)
+    ):
+        raise PoolkitError(f"{source}: {shape}, got {value!r}")
+    return Resume(request, user, tuple(sockets), port, tuple(databases))
 
 
 def load_config(text: str, source: str = "follower configuration") -> FollowerConfig:
@@ -296,4 +366,5 @@ def load_config(text: str, source: str = "follower configuration") -> FollowerCo
         replica_databases={str(k): str(v) for k, v in replica_databases.items()},
         max_replica_lag=max_lag,
         single_replica=single,
+        resume=_resume(data.get("resume"), source),
     )

@@ -113,3 +113,30 @@ def test_read_only_databases_land_on_the_streaming_replicas(config, tmp_path, ca
     assert main(["follow", "--config", str(path), "--once"]) == 0
     assert "app_ro = host=pg1 port=5432 dbname=app" in (tmp_path / "follow.ini").read_text()
     assert "reads go to the leader pg1:5432" in capsys.readouterr().out
+
+
+def test_a_due_resume_request_runs_once_and_is_removed(config, tmp_path, capsys, monkeypatch):
+    leader("pg1")
+    request = tmp_path / "resume.json"
+    marker = tmp_path / "resumed"
+    resume = {
+        "request_file": str(request),
+        "user": "postgres",
+        "sockets": ["/run/pgbouncer/1"],
+        "port": 6432,
+        "databases": ["app"],
+    }
+    path = config()
+    path.write_text(json.dumps({**json.loads(path.read_text()), "resume": resume}))
+    monkeypatch.setattr(
+        "poolkit.follower.Resume.commands", lambda self: [["sh", "-c", f"echo x >> {marker}"]]
+    )
+    request.write_text(json.dumps({"target_host": "pg2", "limit": 60}))
+    main(["follow", "--config", str(path), "--once"])
+    assert request.exists() and not marker.exists()  # pg1 leads: not yet
+    leader("pg2")
+    main(["follow", "--config", str(path), "--once"])
+    assert not request.exists() and marker.read_text() == "x\n"
+    assert "resumed app on pg2:5432" in capsys.readouterr().out
+    main(["follow", "--config", str(path), "--once"])
+    assert marker.read_text() == "x\n"

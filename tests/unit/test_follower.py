@@ -9,11 +9,13 @@ import pytest
 from poolkit import PoolkitError
 from poolkit.follower import (
     Answer,
+    Resume,
     Target,
     decide,
     load_config,
     render_databases,
     replicas_of_include,
+    resume_due,
     running_leader,
     streaming_replicas,
     target_of_include,
@@ -252,3 +254,48 @@ def test_a_single_replica_is_kept_while_it_qualifies():
     assert decide(PG1, answers, (), single_replica=True).replicas == (PG2,)
     gone = [answer("a", with_replicas(pg3={"state": "stopped"}))]
     assert decide(PG1, gone, (PG3,), single_replica=True).replicas == (PG2,)
+
+
+RESUME = {
+    "request_file": "/run/poolkit/pgbouncer-resume.json",
+    "user": "postgres",
+    "sockets": ["/run/pgbouncer/1", "/run/pgbouncer/2"],
+    "port": 6432,
+    "databases": ["app", "app_ro"],
+}
+
+
+def test_resume_reloads_then_resumes_every_followed_database_on_every_process():
+    commands = load_config(json.dumps({**CONFIG, "resume": RESUME})).resume.commands()
+    assert [c[c.index("-h") + 1] for c in commands] == ["/run/pgbouncer/1", "/run/pgbouncer/2"]
+    assert commands[0][:4] == ["runuser", "-u", "postgres", "--"]
+    assert commands[0][-6:] == ["-c", "RELOAD", "-c", "RESUME app", "-c", "RESUME app_ro"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"request_file": "x.json"}, {"sockets": []}, {"port": "6432"}, {"databases": [""]}],
+)
+def test_a_bad_resume_configuration_is_named(change):
+    with pytest.raises(PoolkitError, match="resume must be"):
+        load_config(json.dumps({**CONFIG, "resume": {**RESUME, **change}}))
+
+
+def test_without_resume_the_follower_resumes_nothing():
+    assert load_config(json.dumps(CONFIG)).resume is None
+    assert isinstance(load_config(json.dumps({**CONFIG, "resume": RESUME})).resume, Resume)
+
+
+@pytest.mark.parametrize(
+    ("asked", "target", "age", "due"),
+    [
+        ({"target_host": "pg2", "limit": 30}, PG2, 5, True),
+        ({"target_host": "pg2", "limit": 30}, PG1, 5, False),
+        ({"target_host": "pg2", "limit": 30}, PG2, 31, False),
+        ({"target_host": "pg2"}, PG2, 5, False),
+        (None, PG2, 5, False),
+        ({"target_host": "pg2", "limit": 30}, None, 5, False),
+    ],
+)
+def test_a_resume_request_is_due_once_the_target_is_its_host_and_in_time(asked, target, age, due):
+    assert resume_due(asked, target, age) is due

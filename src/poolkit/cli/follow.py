@@ -37,6 +37,7 @@ from poolkit.follower import (
     load_config,
     render_databases,
     replicas_of_include,
+    resume_due,
     target_of_include,
 )
 
@@ -121,6 +122,36 @@ def act(
     return True, reload_units(config.units)
 
 
+def resume_if_due(config: FollowerConfig, target: Target | None) -> None:
+    """RESUME every process when a switchover's request names `target` (`resume_due`),
+    then remove the request: it is done once."""
+    if config.resume is None:
+        return
+    path = Path(config.resume.request_file)
+    try:
+        request = json.loads(path.read_text())
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        return
+    if not resume_due(request, target, age):
+        return
+    failed = []
+    for argv in config.resume.commands():
+        try:
+            run = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failed.append(str(exc))
+            continue
+        errors = [line for line in run.stderr.splitlines() if "not paused" not in line]
+        if run.returncode not in (0, 1) or errors:
+            failed.append("; ".join(errors) or f"psql exited {run.returncode}")
+    path.unlink(missing_ok=True)
+    print(
+        f"resumed {', '.join(config.resume.databases)} on {target} (switchover request)"
+        + (f"; failed: {' | '.join(failed)}" if failed else "")
+    )
+
+
 def save_state(config: FollowerConfig, decision: Decision, since: float) -> None:
     state = {
         "target": str(decision.target) if decision.target else None,
@@ -174,6 +205,7 @@ def run(args) -> int:
                     )
                 for failure in failed:
                     print(f"reload failed: {failure}", file=sys.stderr)
+                resume_if_due(config, current)
             reason = decision.reason if not decision.healthy else f"following {current}"
             if reason != last_reason:
                 since = time.time()
