@@ -11,7 +11,8 @@ line, each naming the Ansible variable to change (``pgbouncer_<key>``,
 
 Sources of the tables below (checked when written):
 
-* Measured on the Debian packages PgBouncer 1.18.0 (Debian 12) and 1.24.1 (Debian 13):
+* Measured on the Debian packages PgBouncer 1.18.0 (Debian 12), 1.24.1 (Debian 13) and
+  1.26.1 (Debian forky, docs/versions-forky.md):
   ``SHOW CONFIG`` lists every ``[pgbouncer]`` key and whether RELOAD can change it (its
   ``changeable`` column); starting PgBouncer with each ``[databases]`` / ``[users]`` key
   shows which it reads (an unknown one stops it with "unrecognized connection parameter"
@@ -19,7 +20,8 @@ Sources of the tables below (checked when written):
   (`connstr_value`) and the characters a section key may hold (`NAME_PATTERN`).
 * For versions in between: PgBouncer's changelog (pgbouncer.org/changelog.html, NEWS.md)
   and pull requests, cited next to each entry. Where the changelog says nothing, the
-  entry requires 1.24, the oldest version measured to have it (conservative).
+  entry requires the oldest version measured to have it (conservative). 1.25 was not
+  measured: its keys are dated by the 1.26.1 package's NEWS.md.
 * Versions older than 1.18 were not measured: they are refused as a whole (`OLDEST`).
 """
 
@@ -47,9 +49,10 @@ from poolkit.values import type_name as _type_name
 
 #: The oldest PgBouncer whose settings poolkit knows (measured: Debian 12's 1.18.0).
 OLDEST = (1, 18)
-#: The newest PgBouncer measured (Debian 13's 1.24.1); newer versions are assumed to keep
-#: every key (PgBouncer has not removed a setting since 1.7), but keys they add are unknown.
-NEWEST = (1, 24)
+#: The newest PgBouncer measured (Debian forky's 1.26.1); newer versions are assumed to
+#: keep every key, but keys they add are unknown. 1.26.0 removed suspend_timeout (see
+#: `SETTINGS`), which these tables cannot express: docs/versions-forky.md.
+NEWEST = (1, 26)
 
 _B = OLDEST  # known to 1.18.0 (measured); not checked against older versions
 
@@ -59,8 +62,8 @@ _B = OLDEST  # known to 1.18.0 (measured); not checked against older versions
 #: connection limits and pooling), authentication, logging, console access, connection
 #: sanity checks and timeouts, TLS, dangerous timeouts, low-level network settings.
 #: `ini_settings` writes the keys in this order. Not listed: ``conffile`` (SHOW CONFIG
-#: shows it, but it names the file itself) and ``service_name`` (Windows only: both
-#: Debian builds refuse it).
+#: shows it, but it names the file itself) and ``service_name`` (Windows only: the
+#: Debian builds refuse it, 1.26.1 too).
 SETTINGS: dict[str, tuple[int, int]] = {
     # Generic settings
     "logfile": _B,
@@ -95,6 +98,8 @@ SETTINGS: dict[str, tuple[int, int]] = {
     "stats_period": _B,
     # 1.21.0: "Add support for protocol-level named prepared statements" (#845).
     "max_prepared_statements": (1, 21),
+    # 1.25.0: "Add scram_iterations setting" (#1339); measured in 1.26.1.
+    "scram_iterations": (1, 25),
     # Authentication settings
     "auth_type": _B,
     "auth_hba_file": _B,
@@ -105,6 +110,9 @@ SETTINGS: dict[str, tuple[int, int]] = {
     "auth_query": _B,
     # 1.19.0: "Add auth_dbname option" (#764, global and per database).
     "auth_dbname": (1, 19),
+    # 1.25.0: "Add LDAP authentication! ... using auth_ldap_options" (#731); measured in
+    # 1.26.1 (auth_type = ldap, also new in 1.25, is not in `AUTH_TYPES`).
+    "auth_ldap_options": (1, 25),
     # Log settings
     "syslog": _B,
     "syslog_ident": _B,
@@ -129,10 +137,17 @@ SETTINGS: dict[str, tuple[int, int]] = {
     "server_login_retry": _B,
     "client_login_timeout": _B,
     "autodb_idle_timeout": _B,
+    # 1.26.0: "Add pool_idle_timeout setting" (#1491); measured in 1.26.1.
+    "pool_idle_timeout": (1, 26),
     "dns_max_ttl": _B,
     "dns_nxdomain_ttl": _B,
     "dns_zone_check_period": _B,
     "resolv_conf": _B,
+    # 1.25.0: "... can be changed/disabled using query_wait_notify" (#1264); measured in
+    # 1.26.1.
+    "query_wait_notify": (1, 25),
+    # 1.26.0: "Add login_notify_message setting" (#1488); measured in 1.26.1.
+    "login_notify_message": (1, 26),
     # TLS settings
     "client_tls_sslmode": _B,
     "client_tls_key_file": _B,
@@ -140,6 +155,9 @@ SETTINGS: dict[str, tuple[int, int]] = {
     "client_tls_ca_file": _B,
     "client_tls_protocols": _B,
     "client_tls_ciphers": _B,
+    # 1.25.0: "Add client_tls13_ciphers and server_tls13_ciphers" (#1352); measured in
+    # 1.26.1.
+    "client_tls13_ciphers": (1, 25),
     "client_tls_ecdhcurve": _B,
     "client_tls_dheparams": _B,
     "server_tls_sslmode": _B,
@@ -148,6 +166,7 @@ SETTINGS: dict[str, tuple[int, int]] = {
     "server_tls_cert_file": _B,
     "server_tls_protocols": _B,
     "server_tls_ciphers": _B,
+    "server_tls13_ciphers": (1, 25),  # 1.25.0 (#1352), as client_tls13_ciphers
     # Dangerous timeouts
     "query_timeout": _B,
     "query_wait_timeout": _B,
@@ -155,6 +174,12 @@ SETTINGS: dict[str, tuple[int, int]] = {
     "cancel_wait_timeout": (1, 19),
     "client_idle_timeout": _B,
     "idle_transaction_timeout": _B,
+    # 1.25.0: "Add transaction_timeout setting, both globally and at the user level"
+    # (#1242); measured in 1.26.1.
+    "transaction_timeout": (1, 25),
+    # Removed in 1.26.0 with online restart (-R, #1581): 1.26.1 refuses it ("ERROR unknown
+    # parameter: pgbouncer/suspend_timeout", measured). This table holds first versions
+    # only, so poolkit still writes it for 1.26 (docs/versions-forky.md).
     "suspend_timeout": _B,
     # Low-level network settings
     "pkt_buf": _B,
@@ -172,8 +197,9 @@ SETTINGS: dict[str, tuple[int, int]] = {
 }
 
 #: [pgbouncer] keys a RELOAD (SIGHUP) does not change: a new value needs a restart.
-#: Source: ``SHOW CONFIG``'s ``changeable`` column is "no" for exactly these on both
-#: 1.18.0 and 1.24.1 (track_extra_parameters exists from 1.20), i.e. the keys flagged
+#: Source: ``SHOW CONFIG``'s ``changeable`` column is "no" for exactly these on 1.18.0,
+#: 1.24.1 and 1.26.1 (track_extra_parameters exists from 1.20; every key new in 1.25 or
+#: 1.26 is changeable), i.e. the keys flagged
 #: CF_NO_RELOAD in PgBouncer's src/main.c; the docs' SHOW CONFIG entry: "changeable:
 #: Either yes or no, shows if the variable can be changed while running. If no, the
 #: variable can be changed only at boot time." peer_id is changeable (yes) on 1.24.1.
@@ -199,8 +225,9 @@ RESTART_KEYS: frozenset[str] = frozenset(
 # ------------------------------------------------------------------------- [databases]
 #: Keys of a ``pgbouncer_databases`` entry (besides ``name``) -> first (major, minor),
 #: in the order `databases_section` writes them. ``reserve_pool_size`` is written as
-#: ``reserve_pool``, the name every version reads (1.24.1 also reads reserve_pool_size,
-#: 1.18.0 refuses it: measured). ``password`` is refused (plain text in pgbouncer.ini).
+#: ``reserve_pool``, the name every version reads (1.24.1 and 1.26.1 also read
+#: reserve_pool_size, 1.18.0 refuses it: measured). ``password`` is refused (plain text in
+#: pgbouncer.ini). 1.26.1 reads every key below (measured, one start per key).
 DATABASE_KEYS: dict[str, tuple[int, int]] = {
     "host": _B,
     "port": _B,
@@ -215,6 +242,9 @@ DATABASE_KEYS: dict[str, tuple[int, int]] = {
     "max_db_connections": _B,
     "max_db_client_connections": (1, 24),  # 1.24.0 connection limits; absent in 1.18.0
     "pool_mode": _B,
+    # 1.26.0: "Allow query_wait_timeout to be configured per user and per database"
+    # (#1449); measured in 1.26.1.
+    "query_wait_timeout": (1, 26),
     "server_lifetime": (1, 23),  # 1.23.0: "Allow server_lifetime configuration per db" (#1057)
     # Uncertain: #736 added it, the changelog does not say in which release; measured in
     # 1.24.1, absent in 1.18.0, so 1.24 (conservative).
@@ -230,7 +260,8 @@ _DATABASE_INI_NAMES = {"reserve_pool_size": "reserve_pool"}
 # ------------------------------------------------------------------------- [users]
 #: Keys of a ``pgbouncer_user_settings`` entry (besides ``name``) -> first (major, minor),
 #: in the order `users_section` writes them. Measured: 1.18.0 reads only pool_mode and
-#: max_user_connections; 1.24.1 reads all of these (but not ``reserve_pool``).
+#: max_user_connections; 1.24.1 reads these up to client_idle_timeout, 1.26.1
+#: reads all of them (neither reads ``reserve_pool``).
 USER_KEYS: dict[str, tuple[int, int]] = {
     "pool_mode": _B,
     "pool_size": (1, 23),  # 1.23.0: "Allow pool_size configuration per user" (#1049)
@@ -242,6 +273,11 @@ USER_KEYS: dict[str, tuple[int, int]] = {
     "query_timeout": (1, 24),
     "idle_transaction_timeout": (1, 24),
     "client_idle_timeout": (1, 24),
+    # 1.26.0 (#1449), as in [databases]; measured in 1.26.1.
+    "query_wait_timeout": (1, 26),
+    # 1.25.0: transaction_timeout "both globally and at the user level" (#1242); measured
+    # in 1.26.1.
+    "transaction_timeout": (1, 25),
 }
 
 #: Characters a [databases] / [users] key may hold: measured on 1.18.0 and 1.24.1, any
@@ -290,8 +326,11 @@ INTEGER_SETTINGS = frozenset(
         "min_pool_size",
         "peer_id",
         "pkt_buf",
+        # Whole seconds: 1.26.1 refuses 2.5 ("invalid value", measured).
+        "query_wait_notify",
         "reserve_pool_size",
         "sbuf_loopcnt",
+        "scram_iterations",
         "stats_period",
         "tcp_keepcnt",
         "tcp_keepidle",
@@ -312,6 +351,7 @@ _SECONDS = frozenset(
         "dns_nxdomain_ttl",
         "dns_zone_check_period",
         "idle_transaction_timeout",
+        "pool_idle_timeout",
         "query_timeout",
         "query_wait_timeout",
         "reserve_pool_timeout",
@@ -321,6 +361,7 @@ _SECONDS = frozenset(
         "server_lifetime",
         "server_login_retry",
         "suspend_timeout",
+        "transaction_timeout",
     }
 )
 #: Comma-separated lists: a YAML list is joined with ", ".
@@ -348,6 +389,7 @@ _DATABASE_INTEGERS = frozenset(
         "reserve_pool_size",
         "max_db_connections",
         "max_db_client_connections",
+        "query_wait_timeout",
         "server_lifetime",
     }
 )

@@ -11,7 +11,8 @@ line, each naming the Ansible variable to change (``pgpool_<key>``,
 
 Sources (the commands and raw results are in docs/pgpool-facts.md):
 
-* Measured on the Debian packages Pgpool-II 4.3.5 (Debian 12) and 4.6.1 (Debian 13): the
+* Measured on the Debian packages Pgpool-II 4.3.5 (Debian 12), 4.6.1 (Debian 13) and
+  4.7.3 (Debian forky; docs/versions-forky.md): the
   keys of the shipped pgpool.conf sample, the keys ``PGPOOL SHOW ALL`` lists, and
   ``pgpool -n`` started with candidate keys. Pgpool-II does *not* refuse an unknown key:
   it logs ``unrecognized configuration parameter`` at level INFO, below the default
@@ -20,7 +21,8 @@ Sources (the commands and raw results are in docs/pgpool-facts.md):
   (``Max_Pool`` is unknown), except that 4.6 maps ``delegate_IP`` to ``delegate_ip``
   with a WARNING; a repeated key takes its last value.
 * For versions in between (4.4, 4.5): the release notes shipped with the 4.6.1 package
-  (/usr/share/doc/pgpool2/release-4-*.html), cited next to the entries.
+  (/usr/share/doc/pgpool2/release-4-*.html), cited next to the entries; for 4.7.0 to
+  4.7.2, those shipped with the 4.7.3 package.
 * Versions older than 4.3 were not measured: they are refused as a whole (`OLDEST`).
 
 pool_passwd and pcp.conf are written by `poolkit.pgpool_passwd`, whose functions are
@@ -72,9 +74,9 @@ Version = tuple[int, int]
 
 #: The oldest Pgpool-II whose settings poolkit knows (measured: Debian 12's 4.3.5).
 OLDEST: Version = (4, 3)
-#: The newest Pgpool-II measured (Debian 13's 4.6.1); newer versions are assumed to keep
-#: every key of 4.6, but keys they add are unknown.
-NEWEST: Version = (4, 6)
+#: The newest Pgpool-II measured (Debian forky's 4.7.3); newer versions are assumed to keep
+#: every key of 4.7, but keys they add are unknown.
+NEWEST: Version = (4, 7)
 
 _B = OLDEST  # read by 4.3.5 (measured); not checked against older versions
 
@@ -82,8 +84,10 @@ _B = OLDEST  # read by 4.3.5 (measured); not checked against older versions
 #: Every pgpool.conf key (other than the indexed ones, see `BACKEND_KEYS` and
 #: `_INDEXED`) -> (first (major, minor) that reads it, last one or None for "still
 #: read"). Measured: each key is in ``PGPOOL SHOW ALL`` of the versions it is listed for,
-#: and in no other. Order: the 4.6 sample pgpool.conf, which `conf_settings` follows.
-#: For the version in which a key appeared, the 4.6 package's release notes.
+#: and in no other (except logdir: 4.7.3 still reads it, see its entry). Order: the 4.6
+#: sample pgpool.conf (4.7 keys where the 4.7 sample has them), which `conf_settings`
+#: follows. For the version in which a key appeared, the 4.6 (4.7.3) package's release
+#: notes.
 SETTINGS: dict[str, tuple[Version, Version | None]] = {
     # Backend clustering mode
     "backend_clustering_mode": (_B, None),
@@ -163,7 +167,14 @@ SETTINGS: dict[str, tuple[Version, Version | None]] = {
     "log_rotation_size": (_B, None),
     # File locations
     "pid_file_name": (_B, None),
+    # 4.7.0 migration notes: "Rename logdir parameter to work_dir ... For backward
+    # compatibility, the old logdir parameter is still supported". Measured on 4.7.3:
+    # work_dir is in PGPOOL SHOW ALL and logdir is not, but logdir is still read ("WARNING:
+    # logdir is changed to work_dir"; of the two, the later line in the file wins). So
+    # logdir stays readable on 4.7 (the role writes it); routing it through RENAMED would
+    # need a role change (docs/versions-forky.md). work_dir: "only be set at server start".
     "logdir": (_B, None),
+    "work_dir": ((4, 7), None),
     # Connection pooling
     "connection_cache": (_B, None),
     "reset_query_list": (_B, None),
@@ -214,6 +225,9 @@ SETTINGS: dict[str, tuple[Version, Version | None]] = {
     # Online recovery
     "recovery_user": (_B, None),
     "recovery_password": (_B, None),
+    # 4.7.0: "Make online recovery database configurable ... A new configuration parameter
+    # recovery_database" (default 'postgres', was hard-coded template1); measured on 4.7.3.
+    "recovery_database": ((4, 7), None),
     "recovery_1st_stage_command": (_B, None),
     "recovery_2nd_stage_command": (_B, None),
     "recovery_timeout": (_B, None),
@@ -225,6 +239,11 @@ SETTINGS: dict[str, tuple[Version, Version | None]] = {
     "use_watchdog": (_B, None),
     "trusted_servers": (_B, None),
     "trusted_server_command": ((4, 4), None),  # 4.4.0: "new parameter ... is introduced"
+    # 4.7.1: "Add parameters to specify the watchdog/heartbeat listen address and port"
+    # (these two and the wd_heartbeat_listen_* pair). Measured on 4.7.3; 4.7.0 does not
+    # have them (it would ignore them silently), but the tables go by major.minor, so 4.7.
+    "wd_listen_address": ((4, 7), None),
+    "wd_listen_port": ((4, 7), None),
     "wd_priority": (_B, None),
     "wd_authkey": (_B, None),
     "wd_ipc_socket_dir": (_B, None),
@@ -251,6 +270,8 @@ SETTINGS: dict[str, tuple[Version, Version | None]] = {
     "wd_monitoring_interfaces_list": (_B, None),
     "wd_lifecheck_method": (_B, None),
     "wd_interval": (_B, None),
+    "wd_heartbeat_listen_addresses": ((4, 7), None),  # 4.7.1, see wd_listen_address
+    "wd_heartbeat_listen_port": ((4, 7), None),  # 4.7.1
     "wd_heartbeat_keepalive": (_B, None),
     "wd_heartbeat_deadtime": (_B, None),
     "wd_life_point": (_B, None),
@@ -356,6 +377,7 @@ INTEGER_SETTINGS = _words(
     client_idle_limit_in_recovery auto_failback_interval wd_priority
     wd_lost_node_removal_timeout wd_no_show_node_removal_timeout wd_interval
     wd_heartbeat_keepalive wd_heartbeat_deadtime wd_life_point relcache_expire
+    wd_listen_port wd_heartbeat_listen_port
     relcache_size memqcache_memcached_port memqcache_total_size memqcache_max_num_cache
     memqcache_expire memqcache_maxcache memqcache_cache_block_size
     """
@@ -384,6 +406,9 @@ _LOG_LEVELS = (
     "panic",
 )
 CHOICES: dict[str, tuple[str, ...]] = {
+    # 4.7.0 retired Slony mode: 4.7.3 refuses 'slony' ("FATAL: invalid value for parameter
+    # "backend_clustering_mode"", measured). Choices are not versioned, so poolkit still
+    # accepts it for 4.7 (docs/versions-forky.md).
     "backend_clustering_mode": (
         "streaming_replication",
         "native_replication",
@@ -440,6 +465,9 @@ LISTS: dict[str, tuple[str, Version]] = {
     "wd_monitoring_interfaces_list": (",", _B),
     "cache_safe_memqcache_table_list": (",", _B),
     "cache_unsafe_memqcache_table_list": (",", _B),
+    # 4.7 docs: "You can specify multiple IP address or hostname by separating them using
+    # semicolon (;)".
+    "wd_heartbeat_listen_addresses": (";", (4, 7)),
 }
 
 # ------------------------------------------------------------------------- backends
@@ -942,7 +970,12 @@ def backends_section(backends: Sequence[Mapping[str, Any]], version: str) -> lis
 #: dml_adaptive_object_relationship_list, lobj_lock_table, process_management_strategy
 #: (4.6). health_check_password and sr_check_password: CFGCXT_RELOAD in Pgpool-II's
 #: src/config/pool_config_variables.c (SHOW masks them, so not measurable), like the user
-#: names next to them, which the docs mark reloadable.
+#: names next to them, which the docs mark reloadable. 4.7 (the 4.7.3 package's docs and
+#: a SIGHUP on 4.7.3): recovery_database reloads; work_dir, wd_listen_address,
+#: wd_listen_port, wd_heartbeat_listen_addresses and wd_heartbeat_listen_port are
+#: start-only. 4.7.3 also keeps authentication_timeout and memqcache_oiddir on SIGHUP (its
+#: docs say "only be set at server start"), which this version-independent set cannot say
+#: without changing older versions (docs/versions-forky.md).
 RELOADABLE: frozenset[str] = _words(
     """
     allow_clear_text_frontend_auth allow_sql_comments app_name_redirect_preference_list
@@ -964,7 +997,7 @@ RELOADABLE: frozenset[str] = _words(
     notice_per_node_statement prefer_lower_delay_standby
     primary_routing_query_pattern_list process_management_strategy
     read_only_function_list recovery_1st_stage_command recovery_2nd_stage_command
-    recovery_password recovery_timeout recovery_user relcache_query_target
+    recovery_database recovery_password recovery_timeout recovery_user relcache_query_target
     replicate_select replication_stop_on_mismatch reset_query_list
     search_primary_node_timeout sr_check_database sr_check_password sr_check_period
     sr_check_user statement_level_load_balance syslog_facility syslog_ident

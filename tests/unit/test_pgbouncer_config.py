@@ -1,7 +1,8 @@
 """poolkit.pgbouncer: settings by version, pgbouncer.ini sections, preflight, restarts.
 
 The version tables are checked against what was measured on the Debian packages
-PgBouncer 1.18.0 (Debian 12) and 1.24.1 (Debian 13); one behaviour per test.
+PgBouncer 1.18.0 (Debian 12), 1.24.1 (Debian 13) and 1.26.1 (Debian forky,
+docs/versions-forky.md); one behaviour per test.
 """
 
 from __future__ import annotations
@@ -50,16 +51,20 @@ ONLY_NEW = words(
     max_prepared_statements max_user_client_connections peer_id track_extra_parameters
     """
 )
-UNKNOWN_TO_BOTH = [
-    "service_name",
-    "transaction_timeout",
-    "scram_iterations",
-    "query_wait_notify",
-    "server_drop_on_error",
-    "client_tls13_ciphers",
-    "server_tls13_ciphers",
-    "auth_ldap_options",
-]
+# Measured: started by 1.26.1, refused by 1.24.1 ("ERROR unknown parameter") and in its
+# SHOW CONFIG only; dated by the 1.26.1 package's NEWS.md.
+NEW_IN_1_25_OR_1_26 = {
+    "transaction_timeout": "1.25",
+    "scram_iterations": "1.25",
+    "query_wait_notify": "1.25",
+    "client_tls13_ciphers": "1.25",
+    "server_tls13_ciphers": "1.25",
+    "auth_ldap_options": "1.25",
+    "pool_idle_timeout": "1.26",
+    "login_notify_message": "1.26",
+}
+# Measured: refused by 1.18.0, 1.24.1 and 1.26.1.
+UNKNOWN_TO_BOTH = ["service_name", "server_drop_on_error"]
 INTRODUCED = {
     "peer_id": "1.19",
     "cancel_wait_timeout": "1.19",
@@ -69,6 +74,7 @@ INTRODUCED = {
     "auth_ident_file": "1.23",
     "max_db_client_connections": "1.24",
     "max_user_client_connections": "1.24",
+    **NEW_IN_1_25_OR_1_26,
 }
 
 TOPOLOGY: dict[str, Any] = {
@@ -98,8 +104,13 @@ def minor_before(minimum: str) -> str:
 # ------------------------------------------------------------------------- tables
 
 
-def test_settings_are_exactly_the_keys_measured_on_1_24_1():
-    assert set(pgb.SETTINGS) == KNOWN_TO_BOTH | ONLY_NEW
+def test_settings_are_exactly_the_keys_measured_on_1_24_1_and_1_26_1():
+    assert set(pgb.SETTINGS) == KNOWN_TO_BOTH | ONLY_NEW | set(NEW_IN_1_25_OR_1_26)
+
+
+def test_settings_available_on_1_24_are_exactly_the_keys_measured_on_1_24_1():
+    on_1_24 = {key for key, minimum in pgb.SETTINGS.items() if minimum <= (1, 24)}
+    assert on_1_24 == KNOWN_TO_BOTH | ONLY_NEW
 
 
 def test_settings_available_on_1_18_are_exactly_the_keys_measured_on_1_18_0():
@@ -295,6 +306,12 @@ def test_version_gating_at_the_introduction_version(key, minimum):
     value = {"track_extra_parameters": ["search_path"], "auth_dbname": "postgres"}.get(key, 1)
     if key == "auth_ident_file":
         value = "/etc/pgbouncer/ident.map"
+    value = {
+        "auth_ldap_options": 'ldapurl="ldap://127.0.0.1/dc=example,dc=net?uid?sub"',
+        "client_tls13_ciphers": "TLS_AES_256_GCM_SHA384",
+        "server_tls13_ciphers": "TLS_AES_256_GCM_SHA384",
+        "login_notify_message": "Connected through PgBouncer",
+    }.get(key, value)
     assert pgb.ini_settings({key: value}, f"{minimum}.0")[0][0] == key
     assert f"needs PgBouncer {minimum} or newer" in errors(
         pgb.ini_settings, {key: value}, minor_before(minimum)
@@ -357,9 +374,9 @@ def test_every_problem_is_listed_one_per_line():
 
 
 def test_a_host_newer_than_the_tables_does_not_claim_a_key_is_missing():
-    message = errors(pgb.ini_settings, {}, "1.25.1", {"transaction_timeout": 10})
-    assert "'transaction_timeout' is not a PgBouncer setting poolkit knows" in message
-    assert "1.18 to 1.24" in message
+    message = errors(pgb.ini_settings, {}, "1.27.0", {"future_timeout": 10})
+    assert "'future_timeout' is not a PgBouncer setting poolkit knows" in message
+    assert "1.18 to 1.26" in message
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """poolkit.pgpool: settings by version, pgpool.conf values, backends, preflight, pool_passwd.
 
 The version tables are checked against what was measured on the Debian packages
-Pgpool-II 4.3.5 (Debian 12) and 4.6.1 (Debian 13), and the pool_passwd / pcp.conf
+Pgpool-II 4.3.5 (Debian 12), 4.6.1 (Debian 13) and 4.7.3 (Debian forky,
+docs/versions-forky.md), and the pool_passwd / pcp.conf
 vectors come from the real pg_enc and pg_md5 of both packages (docs/pgpool-facts.md has
 the commands); one behaviour per test.
 """
@@ -76,6 +77,14 @@ ONLY_NEW = words(
     max_spare_children min_spare_children notice_per_node_statement process_management_mode
     process_management_strategy trusted_server_command unix_socket_directories
     unix_socket_group unix_socket_permissions user_redirect_preference_list
+    """
+)
+# Measured: in PGPOOL SHOW ALL of 4.7.3 only (4.6.1 lacks them); logdir is not in 4.7.3's
+# SHOW ALL but still read ("WARNING: logdir is changed to work_dir").
+ONLY_47 = words(
+    """
+    recovery_database wd_heartbeat_listen_addresses wd_heartbeat_listen_port
+    wd_listen_address wd_listen_port work_dir
     """
 )
 # Measured: in PGPOOL SHOW ALL of 4.3.5 only (4.6.1 ignores socket_dir, maps delegate_IP).
@@ -180,7 +189,13 @@ def test_versions_older_than_43_are_refused():
 
 
 def test_settings_table_is_exactly_the_measured_keys():
-    assert set(pp.SETTINGS) == KNOWN_TO_BOTH | ONLY_NEW | ONLY_OLD
+    assert set(pp.SETTINGS) == KNOWN_TO_BOTH | ONLY_NEW | ONLY_OLD | ONLY_47
+
+
+@pytest.mark.parametrize("key", sorted(ONLY_47))
+def test_key_only_in_47_is_refused_on_46_and_written_on_47(key):
+    assert pp.conf_settings({key: _value_for(key)}, "4.7.3")[0][0] == key
+    assert f"{key} needs Pgpool-II 4.7 or newer" in _settings_error({key: _value_for(key)}, NEW)
 
 
 @pytest.mark.parametrize("version", [OLD, NEW])
@@ -255,8 +270,8 @@ def test_unknown_key_gets_close_matches():
 
 
 def test_unknown_key_on_a_newer_version_says_what_poolkit_knows():
-    message = _settings_error({"future_key": 1}, "4.7.0")
-    assert "not a Pgpool-II setting poolkit knows (it knows those of 4.3 to 4.6)" in message
+    message = _settings_error({"future_key": 1}, "4.8.0")
+    assert "not a Pgpool-II setting poolkit knows (it knows those of 4.3 to 4.7)" in message
 
 
 @pytest.mark.parametrize(
