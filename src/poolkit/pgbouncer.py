@@ -50,8 +50,7 @@ from poolkit.values import type_name as _type_name
 #: The oldest PgBouncer whose settings poolkit knows (measured: Debian 12's 1.18.0).
 OLDEST = (1, 18)
 #: The newest PgBouncer measured (Debian forky's 1.26.1); newer versions are assumed to
-#: keep every key, but keys they add are unknown. 1.26.0 removed suspend_timeout (see
-#: `SETTINGS`), which these tables cannot express: docs/versions-forky.md.
+#: keep every key but those in `REMOVED`, and keys they add are unknown.
 NEWEST = (1, 26)
 
 _B = OLDEST  # known to 1.18.0 (measured); not checked against older versions
@@ -177,9 +176,7 @@ SETTINGS: dict[str, tuple[int, int]] = {
     # 1.25.0: "Add transaction_timeout setting, both globally and at the user level"
     # (#1242); measured in 1.26.1.
     "transaction_timeout": (1, 25),
-    # Removed in 1.26.0 with online restart (-R, #1581): 1.26.1 refuses it ("ERROR unknown
-    # parameter: pgbouncer/suspend_timeout", measured). This table holds first versions
-    # only, so poolkit still writes it for 1.26 (docs/versions-forky.md).
+    # Removed in 1.26.0 with online restart (-R, #1581): see `REMOVED`.
     "suspend_timeout": _B,
     # Low-level network settings
     "pkt_buf": _B,
@@ -441,6 +438,27 @@ def parse_version(text: str) -> str:
 _supported = PGBOUNCER.supported
 _too_new = PGBOUNCER.too_new
 
+#: [pgbouncer] keys a release stopped reading -> the last (major, minor) that reads them.
+#: 1.26.0 removed suspend_timeout with online restart (-R, #1581); 1.26.1 refuses to start
+#: with it ("ERROR unknown parameter: pgbouncer/suspend_timeout", measured).
+REMOVED: dict[str, tuple[int, int]] = {"suspend_timeout": (1, 25)}
+
+
+def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
+    """'' when `ver` reads the [pgbouncer] `key`, else why not (too new, or removed)."""
+    if key in REMOVED:
+        return _too_new(key, SETTINGS[key], ver, text) or PGBOUNCER.removed(
+            key, REMOVED[key], ver, text
+        )
+    return _too_new(key, SETTINGS[key], ver, text)
+
+
+def keys_read_by(version: str) -> frozenset[str]:
+    """The `SETTINGS` keys PgBouncer `version` reads: what its SHOW CONFIG lists (but
+    conffile and service_name, which poolkit never writes)."""
+    ver, text = _supported(version)
+    return frozenset(key for key in SETTINGS if not _unavailable(key, ver, text))
+
 
 def _unknown_setting(key: str, ver: tuple[int, int, int], text: str) -> str:
     return PGBOUNCER.unknown_setting(key, SETTINGS, ver, text)
@@ -537,7 +555,7 @@ def ini_settings(
         extra,
         order=SETTINGS,
         refusal=lambda key: None if key in SETTINGS else _unknown_setting(str(key), ver, text),
-        unavailable=lambda key: _too_new(key, SETTINGS[key], ver, text),
+        unavailable=lambda key: _unavailable(key, ver, text),
         render=_setting_value,
     )
 

@@ -591,7 +591,7 @@ def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
     first, last = SETTINGS[key]
     if ver[:2] < first:
         return PGPOOL.too_new(key, first, ver, text)
-    return f"{key} was removed after Pgpool-II {_short(last or first)}, this host has {text}"
+    return PGPOOL.removed(key, last or first, ver, text)
 
 
 def keys_read_by(version: str) -> frozenset[str]:

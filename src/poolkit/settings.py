@@ -38,6 +38,11 @@ def short(version: Sequence[int]) -> str:
     return ".".join(str(part) for part in version)
 
 
+class Removed(str):
+    """A complaint that this release no longer reads a setting: no newer release will, so
+    the advice is to remove it, not to upgrade."""
+
+
 @dataclass(frozen=True)
 class Product:
     """A pooler as the engine needs it: its name in messages and the releases it knows."""
@@ -91,6 +96,12 @@ class Product:
             return ""
         return f"{what} needs {self.name} {short(minimum)} or newer, this host has {text}"
 
+    def removed(self, what: str, last: Version, ver: Release, text: str) -> str:
+        """'' when `ver` still reads `what` (last read by `last`), else the complaint."""
+        if ver[:2] <= last:
+            return ""
+        return Removed(f"{what} was removed after {self.name} {short(last)}, this host has {text}")
+
     def unknown_setting(self, key: str, known: Iterable[str], ver: Release, text: str) -> str:
         """Why `key` is refused when it is none of the `known` settings: this release has
         no such setting, or (a release newer than the tables) poolkit does not know it."""
@@ -138,8 +149,9 @@ def setting_lines(
 
     Per key: `refusal` says why it cannot be set on any release (None when it can), a
     None value is left out ("not set"), `unavailable` says why this release does not
-    read it ('' when it does), `render` turns the value into the file's text (raising a
-    PoolkitError naming the variable) and `written` gives the name to write.
+    read it ('' when it does; a `Removed` complaint is not cured by a newer release),
+    `render` turns the value into the file's text (raising a PoolkitError naming the
+    variable) and `written` gives the name to write.
     """
     if not isinstance(settings, Mapping):
         raise PoolkitError(
@@ -163,7 +175,9 @@ def setting_lines(
             return None
         complaint = unavailable(key)
         if complaint:
-            problems.append(f"{variable}: {complaint}; {fix} or install a newer {product.name}")
+            advice = fix if isinstance(complaint, Removed) else f"{fix} or install a newer"
+            advice += "" if isinstance(complaint, Removed) else f" {product.name}"
+            problems.append(f"{variable}: {complaint}; {advice}")
             return None
         try:
             return render(key, value, variable)
