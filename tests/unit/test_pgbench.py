@@ -76,7 +76,7 @@ def test_aborted_run_is_an_error_quoting_pgbench():
 
 def test_failed_connection_is_an_error_quoting_pgbench():
     text = (SAMPLES / "pg15-no-connection.txt").read_text(encoding="utf-8")
-    with pytest.raises(PoolkitError, match="no 'tps = ...' line.*connection to server"):
+    with pytest.raises(PoolkitError, match=r"no 'tps = \.\.\.' line.*connection to server"):
         parse_tps(text, "run")
 
 
