@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make setup`: everything poolkit needs on this machine, safe to re-run, saying what it does.
-#   1. .venv/ with poolkit (editable) and the pinned tools from pyproject.toml [dev]
+#   1. .venv/ with poolkit (editable), its calibrate extra and the pinned tools of [dev]
 #   2. promtool, which checks the alert rules `poolkit alerts` writes (tests/unit)
 #   3. a Docker Engine with compose v2 (the user's, or Debian's started in the background)
 #   4. the Debian base images (registry pull, or a local debootstrap build with the same tag)
@@ -26,9 +26,9 @@ fi
 stamp=.venv/.poolkit-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "Installing poolkit (editable) and its pinned tools into .venv (a few minutes the first time)"
+  say "Installing poolkit (editable, with [calibrate]) and its pinned tools into .venv (a few minutes the first time)"
   .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,calibrate]'
   echo "$want" > "$stamp"
 else
   say ".venv is up to date with pyproject.toml"

@@ -134,11 +134,15 @@ def render_table(sizing: Sizing, *, explain: bool = False, source: str = "") -> 
 
     # Demand ---------------------------------------------------------------------
     out.append("Demand (active server connections)")
+    floor = f"{db.cpu_cores} cores x 2 + {db.effective_spindle_count} spindles"
     demand_rows: list[tuple[str, ...]] = [
         (
             "useful concurrency",
             str(s.useful_concurrency),
-            f"{db.cpu_cores} cores x 2 + {db.effective_spindle_count} spindles (a floor)",
+            f"{floor} (a floor)"
+            if topo.calibration is None
+            else f"measured (calibration.source); the floor {floor} = "
+            f"{db.cpu_cores * 2 + db.effective_spindle_count}",
         )
     ]
     if s.littles_law is not None and topo.workload is not None:

@@ -204,6 +204,8 @@ class Sizing:
         }
         if self.littles_law is not None:
             result["budget"]["littles_law"] = self.littles_law
+        if topo.calibration is not None:
+            result["budget"]["useful_concurrency_source"] = topo.calibration.source
         if topo.pgpool is not None:
             result["pgpool"] = {
                 "num_init_children": self.num_init_children,
@@ -336,7 +338,14 @@ def _demand_notes(s: Sizing) -> list[str]:
             f"gets its own default_pool_size of {s.default_pool_size} per process, outside "
             "the budget. List every pair under pools."
         )
-    if s.demand == s.useful_concurrency:
+    calibration = topo.calibration
+    if s.demand == s.useful_concurrency and calibration is not None:
+        notes.append(
+            f"Demand {s.demand} is the measured useful concurrency (calibration: "
+            f"{calibration.source}). Measure again with poolkit calibrate when the database's "
+            "hardware, version or workload changes."
+        )
+    elif s.demand == s.useful_concurrency:
         notes.append(
             f"Demand {s.demand} is cpu_cores x 2 + spindles: a floor for commit-bound OLTP, "
             "not the optimum (pgbench TPC-B on 2 cores peaked at 16-32 connections). Pools "

@@ -83,6 +83,9 @@ SOURCES = {
     "effective_spindle_count. A floor for commit-bound OLTP, not the optimum: pgbench "
     "TPC-B on a 2-core machine with 200 clients peaked at 16-32 server connections and 4 "
     "reached only 62% of the best; calibrate against the real database",
+    "calibrate": "poolkit calibrate: the Universal Scalability Law (Gunther) fitted to "
+    "pgbench throughput at 1, 2, 4, ... clients; the smallest concurrency reaching 95% of "
+    "the fitted peak (docs/sizing.md, Calibrating the useful concurrency)",
     "little": "Little's law L = lambda x W; square-root staffing N = L + beta x sqrt(L), "
     "beta = 2 (Halfin-Whitt: about 3% of transactions wait for a connection)",
     "poolkit": "poolkit model, docs/sizing.md",

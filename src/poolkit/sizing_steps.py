@@ -163,28 +163,43 @@ def _too_small(
 # ----------------------------------------------------------------- 2. demand
 
 
+def _useful_concurrency(topo: Topology, derive: DerivationLog) -> tuple[int, str]:
+    """The measured useful concurrency when the topology has one, else the floor; with the
+    key of its source."""
+    db = topo.database
+    floor = db.cpu_cores * 2 + db.effective_spindle_count
+    floor_formula = (
+        f"cpu_cores x 2 + effective_spindle_count = {db.cpu_cores} x 2 + "
+        f"{db.effective_spindle_count} = {floor}"
+    )
+    calibration = topo.calibration
+    if calibration is None:
+        value, formula, source = floor, f"{floor_formula} (a floor, not the optimum)", "hikari"
+    else:
+        value = calibration.useful_concurrency
+        formula = (
+            f"calibration.useful_concurrency = {value}, measured: {calibration.source} "
+            f"(instead of the floor {floor_formula})"
+        )
+        source = "calibrate"
+    return derive("budget.useful_concurrency", value, formula, source), source
+
+
 def target_demand(topo: Topology, derive: DerivationLog) -> tuple[int, int | None, int]:
     """The active server connections the pools aim at, all processes together.
 
-    From the database's useful concurrency (cpu_cores x 2 + effective_spindle_count),
-    raised to Little's law with square-root staffing when the topology has a workload.
+    From the database's useful concurrency (calibration.useful_concurrency when measured,
+    else the floor cpu_cores x 2 + effective_spindle_count), raised to Little's law with
+    square-root staffing when the topology has a workload.
     Returns (useful_concurrency, littles_law or None, demand).
     """
-    db = topo.database
-    useful = derive(
-        "budget.useful_concurrency",
-        db.cpu_cores * 2 + db.effective_spindle_count,
-        f"cpu_cores x 2 + effective_spindle_count = {db.cpu_cores} x 2 + "
-        f"{db.effective_spindle_count} = {db.cpu_cores * 2 + db.effective_spindle_count} "
-        f"(a floor, not the optimum)",
-        "hikari",
-    )
+    useful, source = _useful_concurrency(topo, derive)
     if topo.workload is None:
         demand = derive(
             "budget.demand",
             useful,
             f"useful_concurrency = {useful} (no workload section: nothing better to aim at)",
-            "hikari",
+            source,
         )
         return useful, None, demand
     wl = topo.workload

@@ -20,7 +20,15 @@ from poolkit import PoolkitError
 
 _MISSING = object()
 
-TOP_LEVEL_KEYS = ("database", "poolers", "pgpool", "pools", "apps", "workload")
+TOP_LEVEL_KEYS = (
+    "database",
+    "poolers",
+    "pgpool",
+    "pools",
+    "apps",
+    "workload",
+    "calibration",
+)
 DATABASE_KEYS = (
     "max_connections",
     "superuser_reserved_connections",
@@ -42,6 +50,7 @@ PROCESS_APP_KEYS = ("name", "instances", "processes", "connections_per_process")
 SERVERLESS_APP_KEYS = ("name", "serverless_concurrency", "connections_per_invocation")
 APP_KEYS = ("name", *PROCESS_APP_KEYS[1:], *SERVERLESS_APP_KEYS[1:])
 WORKLOAD_KEYS = ("peak_tps", "mean_transaction_ms")
+CALIBRATION_KEYS = ("useful_concurrency", "source")
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
@@ -140,6 +149,14 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """The database's useful concurrency as measured (`poolkit calibrate`), and how."""
+
+    useful_concurrency: int
+    source: str
+
+
+@dataclass(frozen=True)
 class Topology:
     database: Database
     poolers: Poolers
@@ -148,6 +165,7 @@ class Topology:
     apps: tuple[App, ...]
     workload: Workload | None = None
     pools_defaulted: bool = False
+    calibration: Calibration | None = None
 
     @property
     def total_clients(self) -> int:
@@ -486,6 +504,29 @@ def _parse_workload(data: Mapping[str, Any]) -> Workload | None:
     )
 
 
+def _parse_calibration(data: Mapping[str, Any]) -> Calibration | None:
+    if "calibration" not in data or data["calibration"] is None:
+        return None
+    d = _mapping(data["calibration"], "calibration", CALIBRATION_KEYS)
+    useful = _int(
+        d,
+        "useful_concurrency",
+        "calibration",
+        minimum=1,
+        meaning="the active connections poolkit calibrate recommends",
+    )
+    expected = (
+        "a non-empty string saying where the number comes from, such as the source line "
+        "poolkit calibrate prints"
+    )
+    if "source" not in d:
+        raise _fail("calibration.source", f"missing; expected {expected}")
+    source = d["source"]
+    if not isinstance(source, str) or not source.strip():
+        raise _fail("calibration.source", f"expected {expected}, got {_describe(source)}")
+    return Calibration(useful_concurrency=useful, source=" ".join(source.split()))
+
+
 def parse_topology(data: Any) -> Topology:
     """Validate `data` (a dict from YAML/JSON or Ansible) and return a `Topology`."""
     if data is None:
@@ -497,6 +538,7 @@ def parse_topology(data: Any) -> Topology:
     pools, defaulted = _parse_pools(top)
     apps = _parse_apps(top)
     workload = _parse_workload(top)
+    calibration = _parse_calibration(top)
     return Topology(
         database=database,
         poolers=poolers,
@@ -505,4 +547,5 @@ def parse_topology(data: Any) -> Topology:
         apps=apps,
         workload=workload,
         pools_defaulted=defaulted,
+        calibration=calibration,
     )

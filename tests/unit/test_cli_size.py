@@ -162,7 +162,7 @@ BAD = [
     pytest.param(
         "topology.yml",
         "- database\n",
-        "topology: expected a mapping with keys apps, database",
+        "topology: expected a mapping with keys apps, calibration, database",
         id="list-document",
     ),
 ]

@@ -136,6 +136,68 @@ def test_workload_below_useful_concurrency_keeps_the_floor():
     assert size_dict(data)["budget"]["demand"] == 8
 
 
+def derivation(result: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(entry for entry in result["explain"] if entry["name"] == name)
+
+
+CALIBRATION = {"useful_concurrency": 20, "source": "poolkit calibrate 2026-12-01 db1: r2=0.998"}
+
+
+def test_calibration_replaces_the_floor():
+    data = minimal(cpu_cores=2)  # floor 4
+    data["calibration"] = CALIBRATION
+    result = size_dict(data)
+    assert (result["budget"]["useful_concurrency"], result["budget"]["demand"]) == (20, 20)
+
+
+def test_calibration_explain_says_where_the_number_came_from():
+    data = minimal(cpu_cores=2)
+    data["calibration"] = CALIBRATION
+    useful = derivation(size_dict(data, explain=True), "budget.useful_concurrency")
+    assert "measured: poolkit calibrate 2026-12-01 db1: r2=0.998" in useful["formula"]
+    assert (
+        "instead of the floor cpu_cores x 2 + effective_spindle_count = 2 x 2 + 0 = 4"
+        in (useful["formula"])
+    )
+    assert useful["source"].startswith("poolkit calibrate: the Universal Scalability Law")
+
+
+def test_calibration_source_is_in_the_json():
+    data = minimal()
+    data["calibration"] = CALIBRATION
+    assert size_dict(data)["budget"]["useful_concurrency_source"] == CALIBRATION["source"]
+
+
+def test_calibration_note_replaces_the_floor_note():
+    data = minimal()
+    data["calibration"] = CALIBRATION
+    notes = size_dict(data)["notes"]
+    assert any(note.startswith("Demand 20 is the measured useful concurrency") for note in notes)
+    assert not any("a floor for commit-bound OLTP" in note for note in notes)
+
+
+def test_calibration_table_row_says_measured():
+    data = minimal()
+    data["calibration"] = CALIBRATION
+    text = render(size(parse_topology(data)), "table")
+    assert "useful concurrency  20  measured (calibration.source); the floor 4 cores" in text
+
+
+def test_workload_still_raises_a_calibrated_demand():
+    data = minimal()
+    data["calibration"] = {**CALIBRATION, "useful_concurrency": 6}
+    data["workload"] = {"peak_tps": 1000, "mean_transaction_ms": 10}  # 17 with headroom
+    assert size_dict(data)["budget"]["demand"] == 17
+
+
+def test_without_calibration_the_floor_decides():
+    result = size_dict(minimal(cpu_cores=2), explain=True)
+    assert result["budget"]["useful_concurrency"] == 4
+    assert "useful_concurrency_source" not in result["budget"]
+    formula = derivation(result, "budget.useful_concurrency")["formula"]
+    assert formula.endswith("= 4 (a floor, not the optimum)")
+
+
 @pytest.mark.parametrize(
     ("load", "expected"),
     [

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from poolkit import PoolkitError
-from poolkit.topology import DEFAULT_POOL, parse_topology
+from poolkit.topology import DEFAULT_POOL, Calibration, parse_topology
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO / "examples" / "topology.yml").read_text(encoding="utf-8"))
@@ -158,7 +158,7 @@ BAD_INPUTS = [
     ),
     pytest.param(
         {**{k: v for k, v in EXAMPLE.items() if k != "apps"}, "aps": EXAMPLE["apps"]},
-        "aps: unknown key; expected one of apps, database",
+        "aps: unknown key; expected one of apps, calibration, database",
         id="typo-top-level",
     ),
     pytest.param(
@@ -338,6 +338,62 @@ BAD_INPUTS = [
         id="duplicate-pool",
     ),
 ]
+
+
+def test_calibration_is_parsed():
+    data = {**minimal(), "calibration": {"useful_concurrency": 24, "source": "run 1"}}
+    assert parse_topology(data).calibration == Calibration(24, "run 1")
+
+
+def test_calibration_is_optional():
+    assert parse_topology(minimal()).calibration is None
+
+
+CALIBRATION_ERRORS = [
+    pytest.param(
+        {"useful_concurrency": 0, "source": "x"},
+        "calibration.useful_concurrency: expected an integer >= 1",
+        id="zero",
+    ),
+    pytest.param(
+        {"useful_concurrency": 24.0, "source": "x"},
+        "calibration.useful_concurrency: expected an integer >= 1 (the active connections "
+        "poolkit calibrate recommends), got 24.0",
+        id="float",
+    ),
+    pytest.param(
+        {"source": "x"}, "calibration.useful_concurrency: missing; expected", id="no-number"
+    ),
+    pytest.param(
+        {"useful_concurrency": 24},
+        "calibration.source: missing; expected a non-empty string saying where the number "
+        "comes from",
+        id="no-source",
+    ),
+    pytest.param(
+        {"useful_concurrency": 24, "source": " "},
+        "calibration.source: expected a non-empty string",
+        id="blank-source",
+    ),
+    pytest.param(
+        {"useful_concurrency": 24, "source": "x", "file": "c.json"},
+        "calibration.file: unknown key; expected one of source, useful_concurrency",
+        id="unknown-key",
+    ),
+    pytest.param(24, "calibration: expected a mapping with keys source", id="not-a-mapping"),
+]
+
+
+@pytest.mark.parametrize(("calibration", "message"), CALIBRATION_ERRORS)
+def test_bad_calibration_names_the_key(calibration, message):
+    with pytest.raises(PoolkitError) as excinfo:
+        parse_topology({**minimal(), "calibration": calibration})
+    assert message in str(excinfo.value)
+
+
+def test_misspelt_calibration_gets_a_hint():
+    with pytest.raises(PoolkitError, match=r"calibraton: unknown key.*did you mean calibration"):
+        parse_topology({**minimal(), "calibraton": {}})
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_INPUTS)

@@ -11,6 +11,7 @@ import sys
 
 from poolkit import PoolkitError, __version__
 from poolkit.cli import alerts as alerts_cmd
+from poolkit.cli import calibrate as calibrate_cmd
 from poolkit.cli import dashboard as dashboard_cmd
 from poolkit.cli import follow as follow_cmd
 from poolkit.cli import hash as hash_cmd
@@ -26,6 +27,7 @@ SUBCOMMANDS = (
     dashboard_cmd,
     pgpool_exporter_cmd,
     follow_cmd,
+    calibrate_cmd,
 )
 
 

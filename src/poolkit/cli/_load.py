@@ -1,0 +1,204 @@
+"""The load `poolkit calibrate` puts on a live database: pgbench runs, and the scratch schema
+they write to. Processes, connections and signals live here; what to run and how to read
+its output are the pure functions of `poolkit.pgbench`.
+
+Untested against a live server by the unit tests (they cover the plan and the parsing).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from poolkit import PoolkitError
+from poolkit.measurements import Point
+from poolkit.pgbench import (
+    DROP_SQL,
+    RUN_OVERHEAD,
+    SCHEMA,
+    Plan,
+    parse_tps,
+    pgbench_argv,
+    scratch_script,
+    scratch_setup_sql,
+)
+
+#: Seconds a run may exceed its duration before it counts as stalled.
+STALL_GRACE = 30
+CONNECT_TIMEOUT = 10
+
+
+def require_pgbench() -> str:
+    path = shutil.which("pgbench")
+    if path is None:
+        raise PoolkitError(
+            "pgbench: not found on PATH; install the Debian package postgresql-client "
+            "(apt-get install postgresql-client), or fit saved measurements with --replay FILE"
+        )
+    return path
+
+
+def split_password(dsn: str) -> tuple[str, str | None]:
+    """(connection string without its password, the password): the password goes to pgbench
+    through PGPASSWORD, not its command line, which every local user can read."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception as exc:  # psycopg.ProgrammingError, with libpq's reason
+        raise PoolkitError(f"DSN {_redact(dsn)!r}: not a connection string ({exc})") from None
+    password = params.pop("password", None)
+    return make_conninfo("", **params), None if password is None else str(password)
+
+
+def describe(conninfo: str) -> str:
+    """host:port/dbname of a connection string, for messages and calibration.source."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    p = conninfo_to_dict(conninfo)
+    return f"{p.get('host', 'local socket')}:{p.get('port', 5432)}/{p.get('dbname', '(default)')}"
+
+
+def _redact(dsn: str) -> str:
+    return "..." if "password" in dsn or "@" in dsn else dsn
+
+
+def _connect(conninfo: str, password: str | None):
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            conninfo, password=password, connect_timeout=CONNECT_TIMEOUT, autocommit=True
+        )
+    except psycopg.Error as exc:
+        raise PoolkitError(f"{describe(conninfo)}: cannot connect ({exc})".strip()) from None
+
+
+def refuse_standby(conninfo: str, password: str | None) -> None:
+    with _connect(conninfo, password) as conn:
+        (recovering,) = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    if recovering:
+        raise PoolkitError(
+            f"{describe(conninfo)} is a standby (pg_is_in_recovery() is true): the scratch "
+            f"schema {SCHEMA} cannot be written there; point the DSN at the primary, or give "
+            f"a read-only workload with --sql FILE"
+        )
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def scratch_schema(conninfo: str, password: str | None, branches: int) -> Iterator[str]:
+    """Create and fill SCHEMA, yield the path of a pgbench script over it, and drop it
+    afterwards: after an error, Ctrl-C or SIGTERM too (a second Ctrl-C does not interrupt
+    the drop). An existing SCHEMA is not ours to drop: refused."""
+    with _connect(conninfo, password) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone()
+        if exists:
+            raise PoolkitError(
+                f"{describe(conninfo)}: schema {SCHEMA} exists already (an interrupted run, "
+                f"or someone else's); drop it (DROP SCHEMA {SCHEMA} CASCADE) if it is "
+                f"poolkit's, then run again"
+            )
+    directory = tempfile.mkdtemp(prefix="poolkit-calibrate-")
+    script = Path(directory, "tpcb.sql")
+    script.write_text(scratch_script(branches), encoding="utf-8")
+    create, *fill = scratch_setup_sql(branches)
+    created = False
+    try:
+        with _connect(conninfo, password) as conn:
+            conn.execute(create)
+            created = True  # from here on the schema is ours to drop
+            for statement in fill:
+                conn.execute(statement)
+        yield str(script)
+    finally:
+        with _signals_ignored():
+            if created:
+                with _connect(conninfo, password) as conn:
+                    conn.execute(DROP_SQL)
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl-C does, so cleanups run."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class PgbenchRunner:
+    """Runs `plan` with pgbench against `conninfo`, reporting each level through `say`."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        password: str | None,
+        plan: Plan,
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conninfo = conninfo
+        self.env = dict(os.environ, **({"PGPASSWORD": password} if password else {}))
+        self.plan = plan
+        self.say = say
+        self.clock = clock
+
+    def run_all(self, script: str, budget: float) -> list[Point]:
+        """Every planned run that fits in `budget` seconds from now."""
+        deadline = self.clock() + budget
+        points: list[Point] = []
+        for clients in self.plan.levels:
+            cost = self.plan.repeats * (self.plan.duration + RUN_OVERHEAD)
+            if self.clock() + cost > deadline:
+                self.say(f"  time budget reached: {clients} clients and above not measured")
+                break
+            tps = [self.run(clients, repeat, script) for repeat in range(self.plan.repeats)]
+            points += [Point(clients, value) for value in tps]
+            self.say(
+                f"  {clients:>4} clients: " + " ".join(f"{v:.1f}" for v in tps) + " tps "
+                f"(mean {sum(tps) / len(tps):.1f})"
+            )
+        return points
+
+    def run(self, clients: int, repeat: int, script: str) -> float:
+        argv = pgbench_argv(self.conninfo, clients, self.plan.duration, script)
+        name = f"pgbench -c {clients} -j {clients} (run {repeat + 1} of {self.plan.repeats})"
+        try:
+            done = subprocess.run(
+                argv,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=self.plan.duration + STALL_GRACE,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise PoolkitError(
+                f"{name}: still running {STALL_GRACE} s after its {self.plan.duration} s; "
+                f"clients stalled (a pooler making them wait longer than the run?)"
+            ) from None
+        return parse_tps(done.stdout + "\n" + done.stderr, name)

@@ -1,0 +1,137 @@
+"""The Universal Scalability Law fit: known curves are recovered, and data that cannot support
+a number gets no recommendation (poolkit.usl)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from poolkit.measurements import Point
+from poolkit.usl import MIN_R2, fit_usl, usl
+
+LEVELS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def measured(curve, *, levels=LEVELS, repeats=3, noise=0.03, seed=1) -> list[Point]:
+    """`repeats` runs per level of `curve(n)`, each off by seeded relative noise."""
+    rng = np.random.default_rng(seed)
+    return [
+        Point(n, float(curve(n) * (1 + noise * rng.standard_normal())))
+        for n in levels
+        for _ in range(repeats)
+    ]
+
+
+def usl_curve(n):
+    return usl(n, 0.05, 0.002, 1000.0)
+
+
+TRUE_PEAK = math.sqrt((1 - 0.05) / 0.002)  # 21.8
+
+
+def test_fit_recovers_alpha_and_beta():
+    fit = fit_usl(measured(usl_curve))
+    assert fit.alpha == pytest.approx(0.05, abs=0.01)
+    assert fit.beta == pytest.approx(0.002, rel=0.1)
+
+
+def test_fit_recovers_lambda():
+    fit = fit_usl(measured(usl_curve))
+    assert fit.lam == pytest.approx(1000, rel=0.05)
+
+
+def test_fit_recovers_the_peak():
+    fit = fit_usl(measured(usl_curve))
+    assert fit.peak_concurrency == pytest.approx(TRUE_PEAK, rel=0.1)
+    assert fit.peak_in_range
+
+
+def test_good_fit_has_high_r2():
+    assert fit_usl(measured(usl_curve)).r2 > 0.99
+
+
+def test_recommendation_is_the_smallest_n_within_95_percent_of_the_peak():
+    fit = fit_usl(measured(usl_curve))
+    n = fit.recommendation
+    assert fit.throughput(n) >= 0.95 * fit.peak_throughput
+    assert fit.throughput(n - 1) < 0.95 * fit.peak_throughput
+    assert n < TRUE_PEAK
+    assert "95% of the fitted peak" in fit.reason
+
+
+def test_recommendation_is_reproducible_from_the_same_points():
+    points = measured(usl_curve)
+    assert fit_usl(points) == fit_usl(list(points))
+
+
+def test_linear_scaling_has_no_peak():
+    fit = fit_usl(measured(lambda n: 800.0 * n))
+    assert fit.peak_concurrency is None or not fit.peak_in_range
+
+
+def test_linear_scaling_recommends_the_top_measured_level_and_says_so():
+    fit = fit_usl(measured(lambda n: 800.0 * n))
+    assert fit.recommendation == 64
+    assert "still scales at 64 clients" in fit.reason
+    assert "--max-clients" in fit.reason
+
+
+def test_amdahl_ceiling_recommends_where_throughput_flattens():
+    # beta = 0: throughput approaches lam / alpha = 5000 tps without a peak.
+    fit = fit_usl(measured(lambda n: usl(n, 0.2, 0.0, 1000.0)))
+    assert fit.alpha == pytest.approx(0.2, abs=0.03)
+    assert 16 <= fit.recommendation < 64
+    assert "no peak within the measured range" in fit.reason
+
+
+def test_hard_pool_cap_is_smoothed_but_never_recommends_below_it():
+    # A pool of 8 connections in front of the database: flat beyond 8 clients. The USL has
+    # no sharp knee, so it lands above the cap (docs/sizing.md: calibrate without one).
+    fit = fit_usl(measured(lambda n: 900.0 * min(n, 8)))
+    assert 8 <= fit.recommendation < 32
+
+
+@pytest.mark.parametrize("levels", [(1,), (1, 2), (1, 2, 4)])
+def test_fewer_than_four_levels_recommend_nothing(levels):
+    fit = fit_usl(measured(usl_curve, levels=levels))
+    assert fit.recommendation is None
+    assert f"only {len(levels)} distinct concurrency levels" in fit.reason
+    assert fit.alpha is None
+
+
+def test_repeats_do_not_count_as_levels():
+    fit = fit_usl(measured(usl_curve, levels=(1, 2, 4), repeats=10))
+    assert fit.recommendation is None
+
+
+def test_flat_throughput_recommends_nothing():
+    fit = fit_usl(measured(lambda n: 1500.0))
+    assert fit.recommendation is None
+    assert "does not rise with concurrency" in fit.reason
+
+
+def test_falling_throughput_recommends_nothing():
+    fit = fit_usl(measured(lambda n: 2000.0 / n))
+    assert fit.recommendation is None
+    assert "does not rise with concurrency" in fit.reason
+
+
+def test_noisy_runs_fit_poorly_and_recommend_nothing():
+    fit = fit_usl(measured(usl_curve, noise=0.6, seed=3))
+    assert fit.r2 < MIN_R2
+    assert fit.recommendation is None
+    assert "fits poorly" in fit.reason
+
+
+def test_poor_fit_still_reports_its_parameters():
+    fit = fit_usl(measured(usl_curve, noise=0.6, seed=3))
+    assert fit.alpha is not None
+    assert fit.beta is not None
+
+
+def test_throughput_without_a_fit_is_an_error():
+    fit = fit_usl(measured(usl_curve, levels=(1, 2)))
+    with pytest.raises(ValueError, match="no fitted parameters"):
+        fit.throughput(4)
