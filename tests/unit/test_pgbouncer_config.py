@@ -352,6 +352,21 @@ def test_an_extra_key_too_new_says_to_remove_it():
     )
 
 
+def test_a_key_a_newer_release_removed_says_to_remove_it_not_to_upgrade():
+    message = errors(pgb.ini_settings, {}, "1.26.1", {"suspend_timeout": 10})
+    assert message == (
+        "pgbouncer_extra_settings.suspend_timeout: suspend_timeout was removed after "
+        "PgBouncer 1.25, this host has 1.26.1; remove it"
+    )
+    assert pgb.ini_settings({}, "1.25.0", {"suspend_timeout": 10}) == [["suspend_timeout", "10"]]
+
+
+def test_the_keys_a_release_reads_leave_out_the_removed_ones():
+    assert "suspend_timeout" in pgb.keys_read_by("1.24.1")
+    assert "suspend_timeout" not in pgb.keys_read_by("1.26.1")
+    assert "transaction_timeout" in pgb.keys_read_by("1.26.1") - pgb.keys_read_by("1.24.1")
+
+
 def test_a_null_extra_is_ignored():
     assert pgb.ini_settings({}, NEW, {"tcp_keepidle": None}) == []
 
