@@ -170,10 +170,10 @@ SETTINGS: dict[str, tuple[Version, Version | None]] = {
     # 4.7.0 migration notes: "Rename logdir parameter to work_dir ... For backward
     # compatibility, the old logdir parameter is still supported". Measured on 4.7.3:
     # work_dir is in PGPOOL SHOW ALL and logdir is not, but logdir is still read ("WARNING:
-    # logdir is changed to work_dir"; of the two, the later line in the file wins). So
-    # logdir stays readable on 4.7 (the role writes it); routing it through RENAMED would
-    # need a role change (docs/versions-forky.md). work_dir: "only be set at server start".
-    "logdir": (_B, None),
+    # logdir is changed to work_dir"; of the two, the later line in the file wins). The
+    # role's name is work_dir on every version, written logdir before 4.7 (see RENAMED);
+    # logdir ends at 4.6 here as it does in SHOW ALL. work_dir: "only be set at server start".
+    "logdir": (_B, (4, 6)),
     "work_dir": ((4, 7), None),
     # Connection pooling
     "connection_cache": (_B, None),
@@ -310,6 +310,7 @@ SETTINGS: dict[str, tuple[Version, Version | None]] = {
 RENAMED: dict[str, str] = {
     "unix_socket_directories": "socket_dir",
     "delegate_ip": "delegate_IP",
+    "work_dir": "logdir",
 }
 _OLD_NAMES = {old: new for new, old in RENAMED.items()}
 
@@ -561,9 +562,10 @@ def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
     """Why `key` cannot be set at all (any version), or None when it is a modeled key."""
     if key in _OLD_NAMES:
         new = _OLD_NAMES[key]
+        since = _short(SETTINGS[new][0])
         return (
-            f"'{key}' is the pre-4.4 name of {new}; set pgpool_{new} instead (poolkit "
-            f"writes {key} for Pgpool-II 4.3 and {new} for 4.4 and newer)"
+            f"'{key}' is the pre-{since} name of {new}; set pgpool_{new} instead (poolkit "
+            f"writes {key} for Pgpool-II before {since} and {new} for {since} and newer)"
         )
     if key in REFUSED:
         return f"'{key}' is {REFUSED[key]}"
@@ -584,7 +586,7 @@ def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
 
 
 def _unavailable(key: str, ver: tuple[int, int, int], text: str) -> str:
-    """'' when `ver` reads `key` (under its own or its pre-4.4 name), else the complaint."""
+    """'' when `ver` reads `key` (under its own or its old name), else the complaint."""
     old = RENAMED.get(key)
     if _reads(key, ver) or (old is not None and _reads(old, ver)):
         return ""

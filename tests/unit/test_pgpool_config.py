@@ -47,7 +47,7 @@ KNOWN_TO_BOTH = words(
     log_client_messages log_connections log_destination log_directory log_disconnections
     log_error_verbosity log_file_mode log_filename log_hostname log_line_prefix
     log_min_messages log_per_node_statement log_rotation_age log_rotation_size
-    log_standby_delay log_statement log_truncate_on_rotation logdir logging_collector
+    log_standby_delay log_statement log_truncate_on_rotation logging_collector
     max_pool memory_cache_enabled memqcache_auto_cache_invalidation
     memqcache_cache_block_size memqcache_expire memqcache_max_num_cache memqcache_maxcache
     memqcache_memcached_host memqcache_memcached_port memqcache_method memqcache_oiddir
@@ -89,6 +89,9 @@ ONLY_47 = words(
 )
 # Measured: in PGPOOL SHOW ALL of 4.3.5 only (4.6.1 ignores socket_dir, maps delegate_IP).
 ONLY_OLD = {"socket_dir", "delegate_IP"}
+# Measured: in PGPOOL SHOW ALL of 4.3.5 and 4.6.1, not 4.7.3 (which still reads it as
+# work_dir, with a warning): the role writes work_dir, as logdir before 4.7.
+UNTIL_46 = {"logdir"}
 # Read by Pgpool-II but refused by poolkit (measured: SHOW ALL lists the first two; 4.3.5
 # and 4.6.1 silently read fail_over_on_backend_error; include is a directive).
 REFUSED = ["replication_mode", "health_check_test", "fail_over_on_backend_error", "include"]
@@ -189,10 +192,10 @@ def test_versions_older_than_43_are_refused():
 
 
 def test_settings_table_is_exactly_the_measured_keys():
-    assert set(pp.SETTINGS) == KNOWN_TO_BOTH | ONLY_NEW | ONLY_OLD | ONLY_47
+    assert set(pp.SETTINGS) == KNOWN_TO_BOTH | ONLY_NEW | ONLY_OLD | ONLY_47 | UNTIL_46
 
 
-@pytest.mark.parametrize("key", sorted(ONLY_47))
+@pytest.mark.parametrize("key", sorted(ONLY_47 - set(pp.RENAMED)))
 def test_key_only_in_47_is_refused_on_46_and_written_on_47(key):
     assert pp.conf_settings({key: _value_for(key)}, "4.7.3")[0][0] == key
     assert f"{key} needs Pgpool-II 4.7 or newer" in _settings_error({key: _value_for(key)}, NEW)
@@ -240,6 +243,9 @@ def test_key_is_gated_by_the_release_that_added_it(key, first):
         ("unix_socket_directories", NEW, "unix_socket_directories"),
         ("delegate_ip", OLD, "delegate_IP"),
         ("delegate_ip", NEW, "delegate_ip"),
+        ("work_dir", OLD, "logdir"),
+        ("work_dir", NEW, "logdir"),
+        ("work_dir", "4.7.3", "work_dir"),
     ],
 )
 def test_neutral_name_is_written_as_the_version_reads_it(key, version, written):
@@ -248,10 +254,20 @@ def test_neutral_name_is_written_as_the_version_reads_it(key, version, written):
 
 @pytest.mark.parametrize("version", [OLD, NEW])
 @pytest.mark.parametrize(
-    ("old", "new"), [("socket_dir", "unix_socket_directories"), ("delegate_IP", "delegate_ip")]
+    ("old", "new"),
+    [
+        ("socket_dir", "unix_socket_directories"),
+        ("delegate_IP", "delegate_ip"),
+        ("logdir", "work_dir"),
+    ],
 )
 def test_old_name_is_refused_pointing_to_the_neutral_name(old, new, version):
     assert f"set pgpool_{new} instead" in _settings_error({old: "/tmp"}, version)
+
+
+def test_a_rename_names_the_release_that_brought_the_new_name():
+    assert "the pre-4.7 name of work_dir" in _settings_error({"logdir": "/tmp"}, NEW)
+    assert "the pre-4.4 name of delegate_ip" in _settings_error({"delegate_IP": "x"}, NEW)
 
 
 @pytest.mark.parametrize("key", REFUSED)
