@@ -407,9 +407,7 @@ _LOG_LEVELS = (
     "panic",
 )
 CHOICES: dict[str, tuple[str, ...]] = {
-    # 4.7.0 retired Slony mode: 4.7.3 refuses 'slony' ("FATAL: invalid value for parameter
-    # "backend_clustering_mode"", measured). Choices are not versioned, so poolkit still
-    # accepts it for 4.7 (docs/versions-forky.md).
+    # 'slony' ends with 4.6: see RETIRED_CHOICES.
     "backend_clustering_mode": (
         "streaming_replication",
         "native_replication",
@@ -709,10 +707,23 @@ def _list(key: str, value: Any, variable: str, ver: tuple[int, int, int], text: 
     return rendered
 
 
+#: (key, choice) -> the last (major, minor) that accepts it. 4.7.0 retired Slony mode:
+#: 4.7.3 refuses 'slony' ("FATAL: invalid value for parameter "backend_clustering_mode"",
+#: measured).
+RETIRED_CHOICES: dict[tuple[str, str], Version] = {("backend_clustering_mode", "slony"): (4, 6)}
+
+
 def _setting_value(
     key: str, value: Any, variable: str, ver: tuple[int, int, int], text: str
 ) -> str:
     """The pgpool.conf text of one value (quoted where Pgpool-II needs quotes)."""
+    last = RETIRED_CHOICES.get((key, str(value)))
+    if last is not None and ver[:2] > last:
+        raise PoolkitError(
+            f"{variable}: '{value}' was retired after Pgpool-II {_short(last)}, this host has "
+            f"{text}; choose one of "
+            + ", ".join(c for c in CHOICES[key] if (key, c) not in RETIRED_CHOICES)
+        )
     if key in _BOOLEAN:
         return _boolean(value, variable)
     if key in _PORTS:

@@ -1285,3 +1285,14 @@ def test_keys_read_by_follows_the_renames():
 )
 def test_is_indexed(key, indexed):
     assert pp.is_indexed(key) is indexed
+
+
+def test_slony_mode_is_refused_from_47_naming_the_modes_left():
+    message = _settings_error({"backend_clustering_mode": "slony"}, "4.7.3")
+    assert message.startswith(
+        "pgpool_backend_clustering_mode: 'slony' was retired after Pgpool-II 4.6, this host "
+        "has 4.7.3; choose one of streaming_replication, native_replication"
+    )
+    assert pp.conf_settings({"backend_clustering_mode": "slony"}, NEW) == [
+        ["backend_clustering_mode", "'slony'"]
+    ]
