@@ -1,5 +1,6 @@
 """playbooks/switchover.yml: a planned switchover under load with PgBouncer paused around it
-loses and fails no transaction; a candidate that is not a member is refused before any
+(resumed by the follower the moment it points at the new leader) loses and fails no
+transaction; a candidate that is not a member is refused before any
 change; a pause that outlasts pgbouncer_pause_limit is undone by the host itself."""
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     with direct(new) as conn:
         report = load.verify(conn)
     pause = re.search(r"paused for ([0-9.]+) s", output)
+    journal = pooler.check_output(
+        "journalctl -u poolkit-pgbouncer-follow --no-pager -o short-precise -n 40"
+    )
+    resumed = [line for line in journal.splitlines() if "(switchover request)" in line]
     print(
         f"\nswitchover.yml {old} -> {new} under 20 clients: playbook {took:.1f} s, PgBouncer"
-        f" paused {pause.group(1) if pause else '?'} s; {report}"
+        f" paused {pause.group(1) if pause else '?'} s as the play saw it; the follower: "
+        f"{resumed[-1] if resumed else 'no RESUME'}; {report}"
     )
     assert new != old
     assert points_at(pooler) == new
@@ -60,6 +66,8 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     assert report.counter_matches
     assert not report.stuck_clients, report
     assert paused(pooler)["app"] == "0"
+    # The follower RESUMEd the moment it pointed at the new leader, not the play after it.
+    assert resumed and f"on {new}" in resumed[-1] and "failed" not in resumed[-1], journal
     time.sleep(1)  # a released server connection closes at the next janitor pass
     left = sql(
         members[old], "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_app'"
