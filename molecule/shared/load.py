@@ -74,19 +74,13 @@ class Load:
     ``reconnect_each``: a new connection for every transaction (serverless and PHP apps);
     otherwise one long-lived connection per client, re-opened after an error.
     ``pause_s``: think time between transactions.
-    ``connect_pause_s``: how long a client waits after a failed connect before the next
-    (as an application's pool backs off; a pooler that is starting children again is not
-    hammered by every client at once).
     """
 
-    def __init__(
-        self, connect, clients=20, reconnect_each=False, pause_s=0.01, run=None, connect_pause_s=0.0
-    ):
+    def __init__(self, connect, clients=20, reconnect_each=False, pause_s=0.01, run=None):
         self.connect = connect
         self.clients = clients
         self.reconnect_each = reconnect_each
         self.pause_s = pause_s
-        self.connect_pause_s = connect_pause_s
         self.run = run or f"run-{time.time_ns()}"
         self.logs = [ClientLog() for _ in range(clients)]
         self.stop_event = threading.Event()
@@ -127,15 +121,6 @@ class Load:
                 raise AssertionError(f"load stalled: {self.committed()} transactions")
             time.sleep(0.05)
 
-    def wait_for_every_client(self, timeout: float = 60) -> None:
-        """Block until every client committed at least once (all of them are running)."""
-        deadline = time.monotonic() + timeout
-        while not all(log.committed for log in self.logs):
-            if time.monotonic() > deadline:
-                idle = [c for c, log in enumerate(self.logs) if not log.committed]
-                raise AssertionError(f"clients {idle} committed nothing in {timeout} s")
-            time.sleep(0.05)
-
     def _client(self, client: int) -> None:
         try:
             self._transactions(client)
@@ -164,8 +149,6 @@ class Load:
             except psycopg.Error as error:
                 (log.in_doubt if stage == "commit" else log.failed).add(seq)
                 log.errors.append(f"{stage}: {str(error).strip().splitlines()[0]}")
-                if stage == "connect":
-                    time.sleep(self.connect_pause_s)
                 if conn is not None and (conn.closed or conn.broken):
                     if stage != "connect":
                         log.dropped_connections += 1
