@@ -8,6 +8,12 @@ in, a decision comes out (docs/ha.md has the design and the reasons).
 Rules:
 - The target is the member that holds the leader lock **and** whose PostgreSQL runs
   (`role: leader`, `state: running` in /cluster): a leader still starting is not a target.
+- Holding the lock is not yet being writable: Patroni takes the lock, then promotes. A new
+  leader becomes the target only once its own REST API says its PostgreSQL is out of recovery
+  (GET its `api_url`: `role: primary`, from `pg_is_in_recovery()`); until then the follower
+  keeps the last target and asks again (`promoted`, `await_promotion`). Writes sent to a
+  leader still promoting fail with "read-only transaction"; writes held by the old target
+  fail or wait only as long as the promotion.
 - Endpoints answer from their own view of the DCS; the target is the leader named by a
   majority of the endpoints that answered. No majority, no answer, or no running leader:
   keep the last target (never point at nothing) and say why.
@@ -66,6 +72,11 @@ class Decision:
     reason: str
     votes: dict[str, int] = field(default_factory=dict)
     replicas: tuple[Target, ...] = ()
+    #: The new leader's REST API (its /cluster `api_url`) when `changed`: ask it whether its
+    #: PostgreSQL is out of recovery before pointing at it (`promoted`).
+    leader_api: str = ""
+    #: True while the last target is kept for a new leader still promoting (`await_promotion`).
+    promoting: bool = False
 
 
 def running_leader(cluster: dict) -> Target | None:
@@ -85,6 +96,43 @@ def running_leader(cluster: dict) -> Target | None:
         return Target(str(leader["host"]), int(leader["port"]), str(leader.get("name", "")))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def member_api_url(cluster: dict, target: Target) -> str:
+    """The `api_url` of the /cluster member at `target`'s address ("" when not given)."""
+    for member in cluster.get("members") or []:
+        if (
+            isinstance(member, dict)
+            and str(member.get("host")) == target.host
+            and str(member.get("port")) == str(target.port)
+            and isinstance(member.get("api_url"), str)
+        ):
+            return member["api_url"]
+    return ""
+
+
+#: The roles GET /patroni reports for a PostgreSQL out of recovery (Patroni 4, and before 4).
+PRIMARY_ROLES = ("primary", "master")
+
+
+def promoted(status: object) -> bool:
+    """Whether a member's GET /patroni answer says its PostgreSQL runs out of recovery:
+    Patroni derives `role` from `pg_is_in_recovery()` there, while /cluster's `role: leader`
+    only says who holds the lock."""
+    return (
+        isinstance(status, dict)
+        and status.get("role") in PRIMARY_ROLES
+        and status.get("state") == "running"
+    )
+
+
+def await_promotion(
+    decision: Decision, current: Target | None, current_replicas: tuple[Target, ...], detail: str
+) -> Decision:
+    """Keep `current` while the new leader `decision` names is still promoting (or its API
+    did not say): not healthy, the reason names the leader and what its API answered."""
+    reason = f"new leader {decision.target} is not out of recovery yet ({detail})"
+    return Decision(current, False, False, reason, decision.votes, current_replicas, promoting=True)
 
 
 def streaming_replicas(cluster: dict, max_lag: int) -> tuple[Target, ...]:
@@ -147,7 +195,8 @@ def decide(
     if current is not None and (leader.host, leader.port) == (current.host, current.port):
         return Decision(current, False, True, f"leader {leader}", tally, replicas)
     before = str(current) if current else "nothing"
-    return Decision(leader, True, True, f"leader changed: {before} -> {leader}", tally, replicas)
+    reason = f"leader changed: {before} -> {leader}"
+    return Decision(leader, True, True, reason, tally, replicas, member_api_url(view, leader))
 
 
 def describe_replicas(replicas: tuple[Target, ...], leader: Target | None) -> str:

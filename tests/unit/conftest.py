@@ -12,14 +12,20 @@ import pytest
 @pytest.fixture
 def patroni_server():
     """A real HTTP server answering GET /cluster like Patroni's REST API, with the dict it is
-    given (read at each request, so a test may change it): patroni_server(cluster) -> URL."""
+    given (read at each request, so a test may change it): patroni_server(cluster) -> URL.
+    Other paths answer from the dict's "_status" {path: (HTTP status, JSON body)}, as a
+    member's GET /patroni does; 404 for the rest."""
     servers = []
 
     def start(cluster: dict) -> str:
         class Patroni(BaseHTTPRequestHandler):
             def do_GET(self):
-                body = json.dumps(cluster).encode()
-                self.send_response(200 if self.path == "/cluster" else 404)
+                if self.path == "/cluster":
+                    code, answer = 200, {k: v for k, v in cluster.items() if k != "_status"}
+                else:
+                    code, answer = cluster.get("_status", {}).get(self.path, (404, {}))
+                body = json.dumps(answer).encode()
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body)

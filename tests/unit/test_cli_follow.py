@@ -37,10 +37,45 @@ def config(tmp_path, patroni):
 
 
 def leader(name):
+    CLUSTER.pop("_status", None)
     CLUSTER["members"] = [
         {"name": name, "role": "leader", "state": "running", "host": name, "port": 5432},
         {"name": "pg3", "role": "replica", "state": "streaming", "host": "pg3", "port": 5432},
     ]
+
+
+def promoting(name, base, role, code):
+    """`name` holds the lock; its own API (its /cluster api_url) says `role`."""
+    leader(name)
+    CLUSTER["members"][0]["api_url"] = f"{base}/patroni/{name}"
+    CLUSTER["_status"] = {f"/patroni/{name}": (code, {"role": role, "state": "running"})}
+
+
+def test_a_new_leader_still_in_recovery_is_not_taken_until_it_is_primary(
+    config, patroni, tmp_path, capsys
+):
+    leader("pg1")
+    main(["follow", "--config", str(config()), "--once"])
+    promoting("pg2", patroni, "replica", 200)
+    assert main(["follow", "--config", str(config()), "--once"]) == 0
+    assert "app = host=pg1 port=5432" in (tmp_path / "follow.ini").read_text()
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert (state["target_host"], state["healthy"]) == ("pg1", False)
+    assert "new leader pg2:5432 is not out of recovery yet" in state["reason"]
+    assert "role replica" in capsys.readouterr().out
+    promoting("pg2", patroni, "primary", 200)
+    main(["follow", "--config", str(config()), "--once"])
+    assert "app = host=pg2 port=5432" in (tmp_path / "follow.ini").read_text()
+
+
+def test_a_new_leader_whose_api_does_not_answer_is_not_taken(config, patroni, tmp_path):
+    leader("pg1")
+    main(["follow", "--config", str(config()), "--once"])
+    leader("pg2")
+    CLUSTER["members"][0]["api_url"] = "http://127.0.0.1:9/patroni"
+    main(["follow", "--config", str(config()), "--once"])
+    assert "app = host=pg1 port=5432" in (tmp_path / "follow.ini").read_text()
+    assert "127.0.0.1:9/patroni" in json.loads((tmp_path / "state.json").read_text())["reason"]
 
 
 def test_the_leader_lands_in_the_include_file_and_the_state(config, tmp_path):

@@ -11,8 +11,11 @@ from poolkit.follower import (
     Answer,
     Resume,
     Target,
+    await_promotion,
     decide,
     load_config,
+    member_api_url,
+    promoted,
     render_databases,
     replicas_of_include,
     resume_due,
@@ -79,6 +82,37 @@ def test_a_new_leader_named_by_a_majority_is_followed():
     decision = decide(PG1, answers)
     assert (decision.target, decision.changed) == (PG2, True)
     assert "pg1:5432" in decision.reason and "pg2:5432" in decision.reason
+
+
+def test_a_changed_decision_names_the_new_leaders_api():
+    view = cluster("pg2", others=("pg1", "pg3"))
+    view["members"][-1]["api_url"] = "https://pg2:8008/patroni"
+    assert decide(PG1, [answer("a", view)]).leader_api == "https://pg2:8008/patroni"
+    assert member_api_url(cluster("pg2"), PG2) == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "out_of_recovery"),
+    [
+        ({"role": "primary", "state": "running"}, True),
+        ({"role": "master", "state": "running"}, True),  # Patroni before 4
+        ({"role": "replica", "state": "running"}, False),  # holds the lock, still promoting
+        ({"role": "primary", "state": "starting"}, False),
+        ({}, False),
+        (None, False),
+        ("primary", False),
+    ],
+)
+def test_a_leader_is_writable_once_its_own_api_says_primary(status, out_of_recovery):
+    assert promoted(status) is out_of_recovery
+
+
+def test_awaiting_promotion_keeps_the_last_target_and_replicas_and_names_why():
+    new = decide(PG1, [answer("a", cluster("pg2", others=("pg1", "pg3")))])
+    kept = await_promotion(new, PG1, (PG2,), "role replica")
+    assert (kept.target, kept.changed, kept.healthy, kept.promoting) == (PG1, False, False, True)
+    assert kept.replicas == (PG2,)
+    assert "new leader pg2:5432" in kept.reason and "role replica" in kept.reason
 
 
 def test_no_answer_keeps_the_last_target_and_says_why():

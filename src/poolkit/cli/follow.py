@@ -1,7 +1,9 @@
 """`poolkit follow`: point PgBouncer's followed databases at the Patroni leader.
 
 Every --interval it asks each Patroni REST endpoint for GET /cluster (in parallel, each with
---timeout), and `poolkit.follower.decide` names the target. When the target changes it
+--timeout), and `poolkit.follower.decide` names the target. A new leader is taken only once
+its own REST API says its PostgreSQL is out of recovery (`poolkit.follower.promoted`; asked
+again every 0.1 s meanwhile). When the target changes it
 rewrites the `[databases]` include file (a temporary file renamed over it) and reloads each
 PgBouncer unit (`systemctl reload`, SIGHUP: PgBouncer closes idle server connections to the
 old address at once and busy ones when released; new ones go to the new address). With no
@@ -32,9 +34,11 @@ from poolkit.follower import (
     Decision,
     FollowerConfig,
     Target,
+    await_promotion,
     decide,
     describe_replicas,
     load_config,
+    promoted,
     render_databases,
     replicas_of_include,
     resume_due,
@@ -74,6 +78,37 @@ def ask(endpoint: str, context: ssl.SSLContext, timeout: float) -> Answer:
             return Answer(endpoint, json.loads(response.read()))
     except (OSError, ValueError, urllib.error.URLError) as exc:
         return Answer(endpoint, None, str(getattr(exc, "reason", exc)))
+
+
+def ask_status(api_url: str, context: ssl.SSLContext, timeout: float) -> tuple[dict | None, str]:
+    """A member's GET /patroni (its `api_url`), and a short account of the answer."""
+    try:
+        with urllib.request.urlopen(api_url, context=context, timeout=timeout) as response:
+            status = json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503 still carries the member's status
+        try:
+            status = json.loads(exc.read())
+        except ValueError:
+            return None, f"{api_url}: HTTP {exc.code}"
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        return None, f"{api_url}: {getattr(exc, 'reason', exc)}"
+    if not isinstance(status, dict):
+        return None, f"{api_url}: not a Patroni status"
+    return status, f"{api_url}: role {status.get('role')}, state {status.get('state')}"
+
+
+def confirm_leader(
+    config: FollowerConfig,
+    context: ssl.SSLContext,
+    decision: Decision,
+    current: Target | None,
+    replicas: tuple[Target, ...],
+) -> Decision:
+    """`decision`, or the last target kept while its new leader is still promoting."""
+    if not decision.changed or current is None or not decision.leader_api:
+        return decision
+    status, detail = ask_status(decision.leader_api, context, config.timeout)
+    return decision if promoted(status) else await_promotion(decision, current, replicas, detail)
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -190,6 +225,7 @@ def run(args) -> int:
             decision = decide(
                 current, answers, replicas, config.max_replica_lag, config.single_replica
             )
+            decision = confirm_leader(config, context, decision, current, replicas)
             if decision.target is not None:
                 written, failed = act(config, decision.target, decision.replicas)
                 moved_reads = config.replica_databases and decision.replicas != replicas
@@ -220,4 +256,5 @@ def run(args) -> int:
             sys.stdout.flush()
             if args.once:
                 return 0 if decision.target else 1
-            time.sleep(max(0.0, config.interval - (time.monotonic() - started)))
+            interval = min(config.interval, 0.1) if decision.promoting else config.interval
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
