@@ -4,7 +4,9 @@
 #   2. promtool, which checks the alert rules `poolkit alerts` writes (tests/unit)
 #   3. a Docker Engine with compose v2 (the user's, or Debian's started in the background)
 #   4. the Debian base images (registry pull, or a local debootstrap build with the same tag)
-#   5. the systemd images the lab and molecule run (images/systemd)
+#   5. the compose stack's images (docker-compose.yml), built beside
+#   6. the systemd images the lab and molecule run (images/systemd)
+#   7. the `ha` scenario's Patroni member image (images/patroni: systemd plus its packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
@@ -23,13 +25,22 @@ if [ ! -x .venv/bin/python ]; then
   say "Creating .venv with $(python3 -V)"
   python3 -m venv .venv
 fi
+# pip runs in the background while the Docker Engine and the images are set up (apt and
+# docker do not touch .venv); its output is in .cache/setup-pip.log, shown if it fails.
+# A step that fails stops the background jobs too.
+trap 'kill ${pip_pid:-} ${compose_pid:-} 2>/dev/null || true' EXIT
 stamp=.venv/.poolkit-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+pip_pid=
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "Installing poolkit (editable, with [calibrate]) and its pinned tools into .venv (a few minutes the first time)"
-  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,calibrate]'
-  echo "$want" > "$stamp"
+  say "Installing poolkit (editable, with [calibrate]) and its pinned tools into .venv, in the background (log: .cache/setup-pip.log)"
+  mkdir -p .cache
+  (
+    .venv/bin/pip install -q --disable-pip-version-check --upgrade pip \
+      && .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,calibrate]' \
+      && echo "$want" > "$stamp"
+  ) > .cache/setup-pip.log 2>&1 &
+  pip_pid=$!
 else
   say ".venv is up to date with pyproject.toml"
 fi
@@ -62,9 +73,31 @@ scripts/setup-docker.sh
 # 4. Base images for every FROM line
 scripts/base-images.sh trixie bookworm
 
-# 5. systemd images for the lab and molecule
+# 5. The compose stack's images (docker-compose.yml, its monitoring profile too), in the
+#    background beside the systemd images: `docker compose up --build` then finds them cached.
+say "Building the compose stack's images in the background (log: .cache/setup-compose-build.log)"
+mkdir -p .cache
+docker compose --profile monitoring build > .cache/setup-compose-build.log 2>&1 &
+compose_pid=$!
+
+# 6. systemd images for the lab and molecule
 for release in trixie bookworm; do
   say "Building poolkit/systemd:$release (images/systemd; cached after the first time)"
   docker build -q -t "poolkit/systemd:$release" --build-arg "DEBIAN_RELEASE=$release" images/systemd >/dev/null
 done
+# 7. The `ha` scenario's Patroni members: the systemd image with roles/patroni's packages
+say "Building poolkit/patroni:trixie (images/patroni; cached after the first time)"
+docker build -q -t poolkit/patroni:trixie --build-arg DEBIAN_RELEASE=trixie --build-arg PG_MAJOR=17 images/patroni >/dev/null
+if ! wait "$compose_pid"; then
+  tail -n 20 .cache/setup-compose-build.log >&2
+  die "docker compose could not build the stack's images (log above, whole log in .cache/setup-compose-build.log)"
+fi
+say "The compose stack's images are built"
+if [ -n "$pip_pid" ]; then
+  if ! wait "$pip_pid"; then
+    grep -v '^WARNING: Location' .cache/setup-pip.log | tail -n 20 >&2
+    die "pip could not install poolkit into .venv (log above, whole log in .cache/setup-pip.log)"
+  fi
+  say "poolkit and its tools are installed in .venv"
+fi
 say "Setup done: .venv/bin/poolkit, .venv/bin/ansible-playbook and .venv/bin/molecule are ready"
