@@ -37,7 +37,8 @@ deploy: ## Run playbooks/deploy-pooler.yml against inventories/local
 	@echo "==> Deploying (playbooks/deploy-pooler.yml against inventories/local)"
 	@ansible-playbook playbooks/deploy-pooler.yml
 
-test: setup lint unit molecule ## Everything CI runs: lint, unit tests, then the compose tests and molecule in lanes
+test: setup ## Everything CI runs: lint and unit tests, the compose tests and molecule, in lanes side by side
+	@scripts/lanes.sh "lint unit" $(LANES)
 	@echo "==> make test: all green"
 
 # Each stage's whole output is kept in .cache/test-logs/<stage>.log; a failing stage ends with

@@ -4,12 +4,18 @@
 # containers, networks and ports). `compose` in a lane is the compose tests (`make smoke`,
 # project poolkit-smoke, ports of their own). Each stage's output is in .cache/test-logs/;
 # the terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
-#   scripts/lanes.sh "pgbouncer" "compose postgresql security pgpool"
+# `lint` and `unit` in a lane are `make lint` and `make unit` (`make test` runs them as a third,
+# short lane beside the first minutes of the others, which mostly wait on Docker then).
+#   scripts/lanes.sh "lint unit" "pgbouncer" "compose postgresql security pgpool"
 set -uo pipefail
 here=$(dirname "$0")
 lane() {
   local scenario
   for scenario in $1; do
+    if [ "$scenario" = lint ] || [ "$scenario" = unit ]; then
+      POOLKIT_STAGE_QUIET=1 make --no-print-directory "$scenario" || return 1
+      continue
+    fi
     if [ "$scenario" = compose ]; then
       echo "==> pytest tests/compose (log: .cache/test-logs/compose.log)"
       POOLKIT_STAGE_QUIET=1 "$here/stage.sh" compose pytest tests/compose || return 1
