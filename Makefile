@@ -14,8 +14,8 @@ export ANSIBLE_NOCOLOR ?= 1
 # run one after another, the lanes side by side (scripts/lanes.sh); `compose` is the compose
 # tests (`make smoke`). Lanes of about equal length: measured times in the README ("Tests").
 # Run a subset in one lane:
-#   make molecule SCENARIOS="postgresql security"
-LANES ?= "pgbouncer security postgresql" "compose ha pgpool"
+#   make molecule SCENARIOS="pgpool security"
+LANES ?= "pgbouncer security" "compose ha pgpool"
 SCENARIOS ?=
 
 .PHONY: help setup demo lab deploy test lint unit smoke molecule clean
