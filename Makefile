@@ -18,16 +18,29 @@ export ANSIBLE_NOCOLOR ?= 1
 LANES ?= "pgbouncer security" "compose ha pgpool"
 SCENARIOS ?=
 
-.PHONY: help setup demo lab deploy test lint unit smoke molecule clean
+.PHONY: help setup demo demo-ha demo-ha-down lab deploy test lint unit smoke molecule clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: ## Install .venv, a Docker Engine with compose v2 and the base images (safe to re-run)
 	@scripts/setup.sh
 
 demo: setup lab deploy ## Start the lab and deploy the poolers into it, then prove a query goes through
 	@python scripts/demo-proof.py
+
+# The HA lab is molecule's `ha` scenario, created and converged and left running: three Patroni
+# members (etcd, Patroni, PostgreSQL 17) and a pooler host (PgBouncer following the leader,
+# Pgpool-II). Its state (the lab CA) is in lab/.state/ha; `make test` needs it down first.
+HA_LAB := MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/lab/.state/ha
+demo-ha: setup ## Start the HA lab (Patroni + etcd x3, PgBouncer following the leader, Pgpool-II), then prove queries go through
+	@echo "==> Starting the HA lab (molecule create and converge of the ha scenario, left running)"
+	@$(HA_LAB) molecule create -s ha
+	@$(HA_LAB) molecule converge -s ha
+	@python scripts/demo-ha-proof.py
+
+demo-ha-down: ## Remove the HA lab's containers and network
+	@$(HA_LAB) molecule destroy -s ha
 
 lab: ## Start the lab containers (inventories/local) on the poolkit-lab network
 	@echo "==> Starting the lab (lab/up.yml)"
