@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = yaml.safe_load((ROOT / "molecule" / "ha" / "molecule.yml").read_text())
 POOLER = "ha-pooler-trixie"
 FOLLOW_STATE = "/var/lib/poolkit/pgbouncer-follow.json"
-QUERY = "SELECT inet_server_addr()::text, pg_is_in_recovery()"
+QUERY = "SELECT host(inet_server_addr()), pg_is_in_recovery()"
 
 
 def pooler_vars() -> dict:
@@ -50,10 +50,10 @@ def query(label: str, port: int, dbname: str, password: str) -> bool:
         with psycopg.connect(dsn, password=password, connect_timeout=10) as conn:
             server, in_recovery = conn.execute(QUERY).fetchone()
     except psycopg.Error as exc:
-        print(f"  {label:34} {dsn}: FAILED: {str(exc).strip()}")
+        print(f"  {label:36} {dsn}: FAILED: {str(exc).strip()}")
         return False
     role = "a replica" if in_recovery else "the primary"
-    print(f"  {label:34} {dsn} -> {server} ({role})")
+    print(f"  {label:36} {dsn} -> {server} ({role})")
     return True
 
 
