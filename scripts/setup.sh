@@ -27,14 +27,19 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip runs in the background while the Docker Engine and the images are set up (apt and
 # docker do not touch .venv); its output is in .cache/setup-pip.log, shown if it fails.
-# A step that fails stops the background jobs too.
+# A step that fails stops the background jobs too; each job's output is in .cache/setup-*.log.
 trap 'kill ${pip_pid:-} ${compose_pid:-} 2>/dev/null || true' EXIT
+mkdir -p .cache
+await_job() {  # PID LOG WHAT: wait for a background job; when it failed, show its log's end
+  wait "$1" && return 0
+  grep -v '^WARNING: Location' "$2" | tail -n 20 >&2
+  die "$3 failed (log above, whole log in $2)"
+}
 stamp=.venv/.poolkit-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 pip_pid=
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "Installing poolkit (editable, with [calibrate]) and its pinned tools into .venv, in the background (log: .cache/setup-pip.log)"
-  mkdir -p .cache
   (
     .venv/bin/pip install -q --disable-pip-version-check --upgrade pip \
       && .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,calibrate]' \
@@ -76,7 +81,6 @@ scripts/base-images.sh trixie bookworm
 # 5. The compose stack's images (docker-compose.yml, its monitoring profile too), in the
 #    background beside the systemd images: `docker compose up --build` then finds them cached.
 say "Building the compose stack's images in the background (log: .cache/setup-compose-build.log)"
-mkdir -p .cache
 docker compose --profile monitoring build > .cache/setup-compose-build.log 2>&1 &
 compose_pid=$!
 
@@ -88,16 +92,10 @@ done
 # 7. The `ha` scenario's Patroni members: the systemd image with roles/patroni's packages
 say "Building poolkit/patroni:trixie (images/patroni; cached after the first time)"
 docker build -q -t poolkit/patroni:trixie --build-arg DEBIAN_RELEASE=trixie --build-arg PG_MAJOR=17 images/patroni >/dev/null
-if ! wait "$compose_pid"; then
-  tail -n 20 .cache/setup-compose-build.log >&2
-  die "docker compose could not build the stack's images (log above, whole log in .cache/setup-compose-build.log)"
-fi
+await_job "$compose_pid" .cache/setup-compose-build.log "docker compose building the stack's images"
 say "The compose stack's images are built"
 if [ -n "$pip_pid" ]; then
-  if ! wait "$pip_pid"; then
-    grep -v '^WARNING: Location' .cache/setup-pip.log | tail -n 20 >&2
-    die "pip could not install poolkit into .venv (log above, whole log in .cache/setup-pip.log)"
-  fi
+  await_job "$pip_pid" .cache/setup-pip.log "pip installing poolkit into .venv"
   say "poolkit and its tools are installed in .venv"
 fi
 say "Setup done: .venv/bin/poolkit, .venv/bin/ansible-playbook and .venv/bin/molecule are ready"

@@ -7,26 +7,20 @@ without a second set of containers to create and converge.)"""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import psycopg
 import pytest
-from conftest import PASSWORDS
+from conftest import PASSWORDS, wait_for
 
 REPLICATION_PASSWORD = "molecule-replication-secret"  # molecule.yml's test value
 WAIT_SECONDS = 10
 BACKENDS = ["primary", "replica"]
 
 
-def poll(check, seconds=WAIT_SECONDS):
-    """Call check() until it returns a truthy value or the time is up; return its last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
+def poll(check):
+    """conftest.wait_for with this file's bound: WAIT_SECONDS, asking every 0.2 s."""
+    return wait_for(check, timeout=WAIT_SECONDS, interval=0.2)
 
 
 def psql(host, sql):
