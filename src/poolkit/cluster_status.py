@@ -213,3 +213,35 @@ def pgbouncer_leader_report(
                     "database (poolkit follow), or check why its follower did not repoint.",
                 )
             )
+
+
+def pgpool_leader_report(
+    report: Report, source: str, nodes: Sequence[Mapping[str, Any]], leader: Target | None
+) -> None:
+    """Pgpool-II's primary (SHOW POOL_NODES, an attached node with role primary) is not the
+    Patroni leader: writes through it fail or go nowhere — critical."""
+    if leader is None:
+        return
+    names = {leader.host, leader.name} - {""}
+    primary = next(
+        (
+            row
+            for row in nodes
+            if str(row.get("role")) == "primary" and str(row.get("status")) in ("up", "waiting")
+        ),
+        None,
+    )
+    if primary is not None and str(primary.get("hostname")) in names:
+        return
+    where = str(primary.get("hostname")) if primary is not None else "no attached backend"
+    report.findings.append(
+        Finding(
+            CRITICAL,
+            source,
+            "primary",
+            f"Pgpool-II's primary is {where}, not the leader ({leader.name or leader.host})",
+            "Writes through Pgpool-II fail as read-only or find no primary. With "
+            "pgpool_follow_patroni the follower corrects it within seconds: journalctl -u "
+            "poolkit-pgpool-follow; without it, playbooks/pgpool-attach.yml or pcp_promote_node.",
+        )
+    )

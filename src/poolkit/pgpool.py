@@ -1326,6 +1326,52 @@ def _exporter_problems(config: Mapping[str, Any], problems: list[str]) -> None:
             )
 
 
+def _follow_problems(config: Mapping[str, Any], problems: list[str]) -> None:
+    """`poolkit pgpool-follow` (pgpool_follow_patroni): Patroni endpoints, a PCP user to send
+    its requests as, nothing in Pgpool-II that promotes (Patroni does), and a primary search
+    that ends (a request sent during an endless search is never served)."""
+    endpoints = config.get("follow_patroni") or []
+    if not isinstance(endpoints, list) or not all(
+        isinstance(e, str) and e.startswith(("https://", "http://")) for e in endpoints
+    ):
+        problems.append(
+            f"pgpool_follow_patroni: {endpoints!r}; expected a list of Patroni REST API URLs "
+            "(https://member:8008), one per member, or [] to leave Pgpool-II unfollowed"
+        )
+        return
+    if not endpoints:
+        return
+    for key in ("follow_interval", "follow_retry"):
+        value = config.get(key)
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not 0 < seconds <= 60:
+            problems.append(f"pgpool_{key}: {value!r}; expected seconds in (0, 60]")
+    if not [name for name in config.get("pcp_users") or [] if name]:
+        problems.append(
+            "pgpool_follow_patroni is set but pgpool_pcp_users is empty: add {name: ..., "
+            "password: ...} (from Ansible Vault); the follower sends its PCP requests as the "
+            "first user (its password kept encrypted by systemd-creds)"
+        )
+    for key in ("failover_command", "follow_primary_command"):
+        if str(config.get(key) or "").strip():
+            problems.append(
+                f"pgpool_extra_settings.{key}: set, with pgpool_follow_patroni; Patroni "
+                "promotes and the follower only tells Pgpool-II which backend is primary: "
+                f"remove {key} (a second promoter makes a split brain)"
+            )
+    timeout = config.get("search_primary_node_timeout")
+    if timeout is not None and str(timeout).strip() in ("0", "0.0"):
+        problems.append(
+            "pgpool_extra_settings.search_primary_node_timeout: 0 (search forever), with "
+            "pgpool_follow_patroni; Pgpool-II serves no request while it searches, so the "
+            "follower could never attach Patroni's leader: give a finite number of seconds "
+            "(10, say; Pgpool-II's default is 300)"
+        )
+
+
 #: check() settings the role has no variable of its own for: they come from
 #: pgpool_extra_settings, and messages name them there.
 EXTRA_CHECKED = ("process_management_mode", "min_spare_children", "max_spare_children")
@@ -1405,6 +1451,7 @@ def check(config: Mapping[str, Any]) -> None:
     _check_users(config, ver, text, problems)
     _tls_problems(config, problems)
     _exporter_problems(config, problems)
+    _follow_problems(config, problems)
     _raise(problems)
 
 

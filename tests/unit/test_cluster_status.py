@@ -10,7 +10,12 @@ from datetime import UTC, datetime
 import pytest
 
 from poolkit.cli import main
-from poolkit.cluster_status import cluster_report, follower_report, pgbouncer_leader_report
+from poolkit.cluster_status import (
+    cluster_report,
+    follower_report,
+    pgbouncer_leader_report,
+    pgpool_leader_report,
+)
 from poolkit.follower import Answer, Target
 from poolkit.status import CRITICAL, WARNING, Report
 
@@ -141,6 +146,39 @@ def test_a_read_only_database_on_a_replica_has_no_finding():
     rep = report()
     databases = [{"name": "app_ro", "host": "10.0.0.2"}]
     pgbouncer_leader_report(rep, "pgbouncer b1:6432", databases, answers(), LEADER, {"app_ro"})
+    assert findings(rep) == []
+
+
+def pool_node(hostname, role, status="up"):
+    return {"hostname": hostname, "role": role, "status": status}
+
+
+@pytest.mark.parametrize("leader_host", ["pg1", "10.0.0.1"])
+def test_pgpool_with_the_leader_as_primary_has_no_finding(leader_host):
+    rep = report()
+    nodes = [pool_node(leader_host, "primary", "waiting"), pool_node("pg2", "standby")]
+    pgpool_leader_report(rep, "pgpool p1:9999", nodes, LEADER)
+    assert findings(rep) == []
+
+
+@pytest.mark.parametrize(
+    ("nodes", "named"),
+    [
+        ([pool_node("pg1", "standby"), pool_node("pg2", "primary")], "pg2"),
+        ([pool_node("pg1", "primary", "down"), pool_node("pg2", "standby")], "no attached backend"),
+    ],
+)
+def test_pgpool_whose_primary_is_not_the_leader_is_critical(nodes, named):
+    rep = report()
+    pgpool_leader_report(rep, "pgpool p1:9999", nodes, LEADER)
+    assert findings(rep, CRITICAL) == [
+        ("primary", f"Pgpool-II's primary is {named}, not the leader (pg1)")
+    ]
+
+
+def test_pgpool_is_not_judged_without_a_leader():
+    rep = report()
+    pgpool_leader_report(rep, "pgpool p1:9999", [pool_node("pg2", "primary")], None)
     assert findings(rep) == []
 
 

@@ -1265,6 +1265,46 @@ def test_exporter_rules_name_the_variables(changes, expected):
     assert any(expected in problem for problem in _problems(excinfo))
 
 
+# ------------------------------------------------------------------------- Patroni follower
+
+FOLLOW = {
+    "follow_patroni": ["https://pg1:8008", "https://pg2:8008"],
+    "follow_interval": 1,
+    "follow_retry": 5,
+    "pcp_users": ["pcp_follow"],
+    "failover_command": "",
+    "follow_primary_command": "",
+    "search_primary_node_timeout": 10,
+}
+
+
+def test_a_follower_with_a_pcp_user_and_nothing_that_promotes_passes():
+    assert pp.check(config(**FOLLOW)) is None
+
+
+def test_no_follower_needs_no_pcp_user():
+    assert pp.check(config(**{**FOLLOW, "follow_patroni": [], "pcp_users": []})) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"follow_patroni": "https://pg1:8008"}, "pgpool_follow_patroni: 'https://pg1:8008'"),
+        ({"follow_patroni": ["pg1:8008"]}, "expected a list of Patroni REST API URLs"),
+        ({"pcp_users": []}, "pgpool_pcp_users is empty"),
+        ({"failover_command": "/bin/promote %d"}, "pgpool_extra_settings.failover_command"),
+        ({"follow_primary_command": "x"}, "pgpool_extra_settings.follow_primary_command"),
+        ({"search_primary_node_timeout": 0}, "search_primary_node_timeout: 0 (search forever)"),
+        ({"follow_interval": 0}, "pgpool_follow_interval: 0; expected seconds"),
+        ({"follow_retry": "soon"}, "pgpool_follow_retry: 'soon'; expected seconds"),
+    ],
+)
+def test_follower_rules_name_the_variables(changes, expected):
+    with pytest.raises(PoolkitError) as excinfo:
+        pp.check(config(**{**FOLLOW, **changes}))
+    assert any(expected in problem for problem in _problems(excinfo))
+
+
 def test_keys_read_by_follows_the_renames():
     assert {"socket_dir", "delegate_IP"} <= pp.keys_read_by("4.3.5")
     assert not {"unix_socket_directories", "delegate_ip"} & pp.keys_read_by("4.3.5")

@@ -17,6 +17,7 @@ import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from journal import journal_hook
+from load import release_abandoned
 
 MEMBERS = ["ha-pg1-trixie", "ha-pg2-trixie", "ha-pg3-trixie"]
 # converge.yml: synchronous_mode with synchronous_node_count 2, so a healthy cluster's
@@ -216,7 +217,11 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 try:
                     if conn is None:
-                        conn = self.connect()
+                        try:
+                            conn = self.connect()
+                        except psycopg.Error:
+                            release_abandoned()  # a timed-out attempt's socket (load.py)
+                            raise
                     conn.execute(self.insert)
                     self.results.append((time.monotonic(), ""))
                 except psycopg.Error as exc:

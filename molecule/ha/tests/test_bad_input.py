@@ -1,6 +1,7 @@
-"""Bad follow input fails before the pooler host changes (its PgBouncer and follower files
-and PIDs identical before and after), with a message that names the variable. Each case
-re-runs the pooler's play (pooler.yml, which converge.yml imports), not the whole converge."""
+"""Bad follow input fails before the pooler host changes (its PgBouncer, Pgpool-II and
+follower files and PIDs identical before and after), with a message that names the
+variable. Each case re-runs the pooler's play (pooler.yml, which converge.yml imports), not
+the whole converge."""
 
 from __future__ import annotations
 
@@ -39,14 +40,21 @@ CASES = [
         {"pgbouncer_follow_max_replica_lag": -1},
         "pgbouncer_follow_max_replica_lag: expected a whole number >= 0",
     ),
+    (
+        "pgpool-endless-search",
+        {"pgpool_extra_settings": {"search_primary_node_timeout": 0}},
+        "pgpool_extra_settings.search_primary_node_timeout: 0 (search forever)",
+    ),
 ]
 
 
 def snapshot(pooler) -> str:
     return pooler.run(
         "sha256sum /etc/pgbouncer/* /etc/poolkit/pgbouncer-follow.json"
-        " /etc/systemd/system/poolkit-pgbouncer-follow.service;"
-        " systemctl show -p MainPID --value pgbouncer@1 poolkit-pgbouncer-follow"
+        " /etc/systemd/system/poolkit-pgbouncer-follow.service /etc/pgpool2/pgpool.conf"
+        " /etc/poolkit/pgpool-follow.json /etc/systemd/system/poolkit-pgpool-follow.service;"
+        " systemctl show -p MainPID --value pgbouncer@1 poolkit-pgbouncer-follow pgpool2"
+        " poolkit-pgpool-follow"
     ).stdout
 
 

@@ -1,12 +1,12 @@
 """An unplanned failover: the leader's node dies at once (docker kill: PostgreSQL, Patroni and
-etcd with it) under 40 ledger clients and a timed writer through PgBouncer, and a timed
-writer through Pgpool-II. Patroni promotes a synchronous standby after the leader lock's
-ttl; PgBouncer follows with no human step, once the new leader is out of recovery, and
-Pgpool-II finds the new primary; no write through PgBouncer fails as read-only; no commit a
-client saw acknowledged is lost (synchronous_mode, converge.yml); the old node comes back as a
-replica, PgBouncer does not go back to it for writes, and its read-only pool points at a
-replica again. (20 ledger clients through Pgpool-II made its recovery stall beside make test's
-other lane: Pgpool-II's ledger is proven at a switchover, test_pgpool.py.)"""
+etcd with it) under 40 ledger clients and a timed writer through PgBouncer, and 20 ledger
+clients and a timed writer through Pgpool-II. Patroni promotes a synchronous standby after the
+leader lock's ttl; PgBouncer follows with no human step, once the new leader is out of
+recovery, and so does Pgpool-II (its own search, or poolkit pgpool-follow); no write through
+either fails as read-only after its first commit on the new leader; no commit a client saw
+acknowledged is lost (synchronous_mode, converge.yml); the old node comes back as a replica,
+PgBouncer does not go back to it for writes, and its read-only pool points at a replica
+again."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from load import Load
 #: 40 ledger clients: the load under which a follower that took the lock holder at once sent
 #: writes to a leader still promoting (docs/ha.md).
 LEDGER_CLIENTS = 40
+#: Through Pgpool-II: the issue's 20 clients (24 children: the writer and the checks too).
+PGPOOL_CLIENTS = 20
 
 
 def new_leader(members, old, deadline):
@@ -59,10 +61,15 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         lambda: through_pgpool(pooler, connect_timeout=2), "pgpool_probe", retry_pause=0.1
     )
     load = Load(lambda: bouncer(autocommit=False, connect_timeout=2), clients=LEDGER_CLIENTS)
-    with load:
+    pgpool_load = Load(
+        lambda: through_pgpool(pooler, autocommit=False, connect_timeout=10),
+        clients=PGPOOL_CLIENTS,
+    )
+    with load, pgpool_load:
         writer.start()
         pgpool_writer.start()
         load.wait_for(200)
+        pgpool_load.wait_for(200)
         killed = time.monotonic()
         subprocess.run(["docker", "kill", old], check=True, capture_output=True)
         survivors = {n: h for n, h in members.items() if n != old}
@@ -75,6 +82,7 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
             ):
                 time.sleep(0.1)
             load.wait_for(load.committed() + 200)  # the ledger clients commit again too
+            pgpool_load.wait_for(pgpool_load.committed() + 200, timeout=60)
             time.sleep(3)
         finally:
             for each in (writer, pgpool_writer):
@@ -84,6 +92,8 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
             subprocess.run(["docker", "start", old], check=True, capture_output=True)
     with direct(name) as conn:
         report = load.verify(conn)
+        pgpool_report = pgpool_load.verify(conn)
+    pgpool_ledger_first = pgpool_load.first_commit_after(promoted)
     first_commit = min((t for t, err in writer.results if t > promoted and not err), default=None)
     errors = [(t, err) for t, err in writer.results if err]
     read_only = [err for t, err in errors if "read-only" in err]
@@ -106,7 +116,10 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         f"ledger, {LEDGER_CLIENTS} clients: {report}; through Pgpool-II: first write "
         f"{(pgpool_first - promoted) if pgpool_first else float('nan'):.1f} s after the new "
         f"leader, {len(pgpool_errors)} failed writes ({len(pgpool_after)} after the first "
-        f"success): {sorted({err for _, err in pgpool_errors})[:3]}"
+        f"success): {sorted({err for _, err in pgpool_errors})[:3]}; its ledger, "
+        f"{PGPOOL_CLIENTS} clients: first commit "
+        f"{(pgpool_ledger_first - promoted) if pgpool_ledger_first else float('nan'):.1f} s "
+        f"after the new leader; {pgpool_report}"
     )
     assert first_commit is not None, "no commit through PgBouncer after the failover"
     assert first_commit - promoted < 5
@@ -120,6 +133,9 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
     assert pgpool_first is not None, "no write through Pgpool-II after the failover"
     assert pgpool_first - promoted < 15
     assert not [err for err in pgpool_after if "read-only" in err], pgpool_after
+    assert not pgpool_report.lost and not pgpool_report.phantom, pgpool_report
+    assert pgpool_report.counter_matches and not pgpool_report.stuck_clients, pgpool_report
+    assert pgpool_ledger_first is not None and pgpool_ledger_first - promoted < 15
 
     state = wait_healthy(timeout=180)
     assert {m["name"]: m["role"] for m in state["members"]}[old] == REPLICA_ROLE, state

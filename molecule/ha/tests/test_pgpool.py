@@ -1,12 +1,14 @@
-"""Pgpool-II follows Patroni's decisions without promoting anything: no failover command, its
-primary is whichever member is not in recovery, members that stream are balanced over, and
-a member it detached comes back once it streams again (auto_failback). This module runs after
-test_cluster, test_failover and test_follow, whose switchovers and failover Pgpool-II went
-through unattended; then it measures a switchover of its own under 20 ledger clients and a
-timed writer."""
+"""Pgpool-II follows Patroni's decisions without promoting anything: no failover command; its
+primary is Patroni's leader (poolkit pgpool-follow tells it through PCP when its own view
+differs), members that stream are balanced over, and a member it detached comes back once it
+streams again (auto_failback). This module runs after test_crash, test_cluster,
+test_failover and test_follow, whose crash, switchovers and failover Pgpool-II went through
+unattended; then it measures a switchover of its own under 20 ledger clients and a timed
+writer."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -79,6 +81,21 @@ def test_pgpool_promotes_nothing(pooler):
     assert settings.get("failover_command", "") == ""
     assert settings.get("follow_primary_command", "") == ""
     assert settings["auto_failback"] == "on"
+
+
+def test_the_follower_runs_and_says_pgpool_is_on_the_leader(pooler, leader):
+    """poolkit-pgpool-follow's state: Patroni's leader, and Pgpool-II's primary on it."""
+    assert pooler.service("poolkit-pgpool-follow").is_running
+    deadline = time.monotonic() + 30
+    while True:
+        state = json.loads(pooler.file("/var/lib/poolkit/pgpool-follow.json").content_string)
+        if state["healthy"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert state["healthy"], state
+    assert state["leader_host"] == leader[0], state
+    assert state["pgpool_primary"].startswith(f"{leader[0]}:"), state
+    assert not pooler.file("/run/poolkit-pgpool-follow/pcppass").mode & 0o077
 
 
 def test_after_every_earlier_switch_pgpool_follows_the_leader_with_every_member_up(pooler, leader):

@@ -39,3 +39,15 @@ def test_status_is_critical_when_the_follower_points_at_a_replica(pooler, leader
     findings = json.loads(run.stdout)["findings"]
     assert [(f["severity"], f["subject"]) for f in findings] == [("critical", "follower target")]
     assert f"points at {replica}, not at the leader {leader[0]}" in findings[0]["message"]
+
+
+def test_status_finds_pgpool_primary_on_the_leader(pooler, leader):
+    """Pgpool-II's primary (SHOW POOL_NODES) is compared with the leader: no finding while
+    they agree (the follower keeps them so; test_crash.py and test_pgpool.py move them)."""
+    pgpool = "host=127.0.0.1 port=9999 user=pgpool_check dbname=postgres"
+    run = pooler.run(
+        f"PGPASSWORD=molecule-check-secret {STATUS} --pgpool {shlex.quote(pgpool)} --json"
+    )
+    findings = json.loads(run.stdout)["findings"]
+    # No "connection" finding: it queried Pgpool-II; no "primary" finding: on the leader.
+    assert [f for f in findings if f["subject"] in ("primary", "connection")] == [], findings

@@ -16,6 +16,7 @@ from poolkit.cli import dashboard as dashboard_cmd
 from poolkit.cli import follow as follow_cmd
 from poolkit.cli import hash as hash_cmd
 from poolkit.cli import pgpool_exporter as pgpool_exporter_cmd
+from poolkit.cli import pgpool_follow as pgpool_follow_cmd
 from poolkit.cli import size as size_cmd
 from poolkit.cli import status as status_cmd
 
@@ -27,6 +28,7 @@ SUBCOMMANDS = (
     dashboard_cmd,
     pgpool_exporter_cmd,
     follow_cmd,
+    pgpool_follow_cmd,
     calibrate_cmd,
 )
 

@@ -167,7 +167,15 @@ def run(args) -> int:
             (answers, leader, read_only),
         )
     for conninfo in args.pgpool:
-        _check(report, "pgpool", conninfo, args.connect_timeout, thresholds, args.accept_advisory)
+        _check(
+            report,
+            "pgpool",
+            conninfo,
+            args.connect_timeout,
+            thresholds,
+            args.accept_advisory,
+            (answers, leader, read_only),
+        )
     sys.stdout.write(render_json(report) if args.json else render_text(report))
     return report.exit_code
 
@@ -232,13 +240,15 @@ def _check(
                 version = show(conn, "SHOW VERSION")[0]["version"] or ""
                 settings = {str(row["key"]): str(row["value"] or "") for row in config}
             else:
+                nodes = show(conn, "SHOW POOL_NODES")
                 pgpool_report(
                     report,
                     source,
-                    nodes=show(conn, "SHOW POOL_NODES"),
+                    nodes=nodes,
                     processes=show(conn, "SHOW POOL_PROCESSES"),
                     thresholds=thresholds,
                 )
+                cluster_status.pgpool_leader_report(report, source, nodes, cluster[1])
                 version = show(conn, "SHOW POOL_VERSION")[0]["pool_version"] or ""
                 settings = {
                     str(row["item"]): str(row["value"] or "")
