@@ -11,11 +11,13 @@ export PY_COLORS ?= 0
 export ANSIBLE_NOCOLOR ?= 1
 
 # Molecule scenarios run by `make test` (molecule/<name>/), in lanes: the scenarios of a lane
-# run one after another, the lanes side by side (scripts/lanes.sh); `compose` is the compose
-# tests (`make smoke`). Lanes of about equal length: measured times in the README ("Tests").
-# Run a subset in one lane:
+# run one after another, the lanes side by side (scripts/lanes.sh). Lanes of about equal
+# length: measured times in the README ("Tests"). `make test` adds a short third lane: lint,
+# the unit tests, then the compose tests (`compose`: `make smoke` and the rest of
+# tests/compose). Run a subset in one lane:
 #   make molecule SCENARIOS="pgpool security"
-LANES ?= "pgbouncer security" "compose ha pgpool"
+LANES ?= "pgbouncer security" "ha pgpool"
+SHORT_LANE ?= "lint unit compose"
 SCENARIOS ?=
 
 .PHONY: help setup demo demo-ha demo-ha-down lab deploy test lint unit smoke molecule clean
@@ -51,7 +53,7 @@ deploy: ## Run playbooks/deploy-pooler.yml against inventories/local
 	@ansible-playbook playbooks/deploy-pooler.yml
 
 test: setup ## Everything CI runs: lint and unit tests, the compose tests and molecule, in lanes side by side
-	@scripts/lanes.sh "lint unit" $(LANES)
+	@scripts/lanes.sh $(SHORT_LANE) $(LANES)
 	@echo "==> make test: all green"
 
 # Each stage's whole output is kept in .cache/test-logs/<stage>.log; a failing stage ends with

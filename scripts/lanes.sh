@@ -6,7 +6,7 @@
 # the terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
 # `lint` and `unit` in a lane are `make lint` and `make unit` (`make test` runs them as a third,
 # short lane beside the first minutes of the others, which mostly wait on Docker then).
-#   scripts/lanes.sh "lint unit" "pgbouncer" "compose postgresql security pgpool"
+#   scripts/lanes.sh "lint unit compose" "pgbouncer security" "ha pgpool"
 set -uo pipefail
 here=$(dirname "$0")
 lane() {

@@ -12,17 +12,40 @@ import pytest
 import yaml
 from conftest import MEMBERS, REPLICA_ROLE, api
 
-ETCD = ",".join(f"{name}:2379" for name in MEMBERS)
+ETCD = ",".join(f"https://{name}:2379" for name in MEMBERS)
+TLS = "/etc/poolkit/tls"
+# The members' client certificate (CN postgres), as Patroni presents it.
+ETCDCTL = f"etcdctl --cacert={TLS}/ca.crt --cert={TLS}/postgres.crt --key={TLS}/postgres.key"
 
 
 def test_etcd_is_a_three_member_cluster_and_every_member_is_healthy(members):
     host = members[MEMBERS[0]]
-    listed = host.run(f"etcdctl --endpoints={ETCD} member list -w json")
+    listed = host.run(f"{ETCDCTL} --endpoints={ETCD} member list -w json")
     assert listed.rc == 0, listed.stderr
-    assert sorted(m["name"] for m in json.loads(listed.stdout)["members"]) == MEMBERS
-    health = host.run(f"etcdctl --endpoints={ETCD} endpoint health")
+    members_listed = json.loads(listed.stdout)["members"]
+    assert sorted(m["name"] for m in members_listed) == MEMBERS
+    # Peers talk TLS too: every advertised peer and client URL is https.
+    for member in members_listed:
+        assert all(url.startswith("https://") for url in member["peerURLs"]), member
+        assert all(url.startswith("https://") for url in member["clientURLs"]), member
+    health = host.run(f"{ETCDCTL} --endpoints={ETCD} endpoint health")
     assert health.rc == 0, health.stderr
     assert health.stderr.count("is healthy") + health.stdout.count("is healthy") == 3
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        pytest.param(f"etcdctl --endpoints=http://{MEMBERS[0]}:2379", id="plain-http"),
+        pytest.param(
+            f"etcdctl --cacert={TLS}/ca.crt --endpoints=https://{MEMBERS[0]}:2379",
+            id="tls-without-certificate",
+        ),
+    ],
+)
+def test_etcd_refuses_clients_without_tls_or_a_certificate(members, client):
+    refused = members[MEMBERS[1]].run(f"{client} --dial-timeout=3s --command-timeout=5s get /x")
+    assert refused.rc != 0, refused.stdout
 
 
 def test_one_leader_and_two_synchronous_replicas(wait_healthy, leader, sql):
