@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import run_playbook
 
 POOLER_PLAY = Path(__file__).resolve().parents[1] / "pooler.yml"
+PGPOOL_PLAY = Path(__file__).resolve().parents[1] / "pgpool.yml"
 
 CASES = [
     ("no-endpoints", {"pgbouncer_patroni_endpoints": []}, "pgbouncer_patroni_endpoints: empty"),
@@ -46,6 +47,8 @@ CASES = [
         "pgpool_extra_settings.search_primary_node_timeout: 0 (search forever)",
     ),
 ]
+#: Cases of the Pgpool-II role run its play alone (the PgBouncer role has nothing to check).
+PGPOOL_CASES = {"pgpool-endless-search"}
 
 
 def snapshot(pooler) -> str:
@@ -59,11 +62,15 @@ def snapshot(pooler) -> str:
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"), [pytest.param(e, m, id=case) for case, e, m in CASES]
+    ("play", "extra", "message"),
+    [
+        pytest.param(PGPOOL_PLAY if case in PGPOOL_CASES else POOLER_PLAY, e, m, id=case)
+        for case, e, m in CASES
+    ],
 )
-def test_bad_follow_input_fails_before_any_change(pooler, extra, message):
+def test_bad_follow_input_fails_before_any_change(pooler, play, extra, message):
     before = snapshot(pooler)
-    run = run_playbook(POOLER_PLAY, POOLER, json.dumps(extra))
+    run = run_playbook(play, POOLER, json.dumps(extra))
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-3000:]
     failure = output[re.search(r"(fatal: |\[ERROR\]|ERROR!)", output).start() :]

@@ -122,7 +122,9 @@ def test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_r
         f"after the new leader; {pgpool_report}"
     )
     assert first_commit is not None, "no commit through PgBouncer after the failover"
-    assert first_commit - promoted < 5
+    # The figure is printed above (0.0-1.4 s in make test's runs); the bound only tells a
+    # follower that did not follow from one slowed by a host running three scenarios (5.5 s).
+    assert first_commit - promoted < 15
     assert read_only == [], read_only[:3]
     assert not [err for t, err in errors if t > first_commit], "writes failed after the switch"
     assert points_at(pooler) == name

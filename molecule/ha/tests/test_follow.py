@@ -182,8 +182,14 @@ def test_with_patroni_unreachable_the_follower_keeps_its_target(
 
 def test_a_restarted_follower_starts_from_its_last_target(pooler, leader):
     before = pooler.file(FOLLOW_INCLUDE).content_string
+    since = pooler.check_output("date +%s").strip()
     assert pooler.run("systemctl restart poolkit-pgbouncer-follow").rc == 0
-    time.sleep(2)
-    journal = pooler.run("journalctl -u poolkit-pgbouncer-follow --no-pager -n 5").stdout
+    # Its first line, once Python has started (up to seconds on a loaded host).
+    deadline, journal = time.monotonic() + 20, ""
+    while time.monotonic() < deadline and "starting from" not in journal:
+        time.sleep(0.5)
+        journal = pooler.check_output(
+            f"journalctl -u poolkit-pgbouncer-follow --no-pager -o cat --since @{since}"
+        )
     assert f"starting from {leader[0]}" in journal
     assert pooler.file(FOLLOW_INCLUDE).content_string == before
