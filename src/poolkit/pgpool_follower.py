@@ -102,19 +102,22 @@ def as_target(node: PgpoolNode | None) -> Target | None:
     return Target(node.host, node.port) if node else None
 
 
+def _is_leader(node: PgpoolNode, leader: Target) -> bool:
+    return (node.host, node.port) in ((leader.host, leader.port), (leader.name, leader.port))
+
+
+def agrees(leader: Target | None, nodes: list[PgpoolNode]) -> bool:
+    """Pgpool-II's primary is Patroni's leader."""
+    primary = primary_of(nodes)
+    return leader is not None and primary is not None and _is_leader(primary, leader)
+
+
 def decide_action(leader: Target | None, nodes: list[PgpoolNode]) -> tuple[Action | None, str]:
     """The PCP request that makes Pgpool-II's primary Patroni's `leader`, or None, and a
     sentence for the journal and the state file."""
     if leader is None:
         return None, "no agreed Patroni leader: Pgpool-II left as it is"
-    node = next(
-        (
-            n
-            for n in nodes
-            if (n.host, n.port) in ((leader.host, leader.port), (leader.name, leader.port))
-        ),
-        None,
-    )
+    node = next((n for n in nodes if _is_leader(n, leader)), None)
     if node is None:
         backends = ", ".join(f"{n.host}:{n.port}" for n in nodes) or "none"
         return None, f"Patroni's leader {leader} is no Pgpool-II backend ({backends})"

@@ -15,6 +15,7 @@ from poolkit.follower import Target
 from poolkit.pgpool_follower import (
     Action,
     PgpoolNode,
+    agrees,
     decide_action,
     due,
     load_config,
@@ -96,6 +97,13 @@ def test_a_leader_is_matched_by_member_name_too():
     leader = Target("10.0.0.1", 5432, "pg1")
     action, _ = decide_action(leader, [node(0, "down"), node(1, role="primary")])
     assert action.node.node_id == 0
+
+
+def test_pgpool_agrees_only_when_its_primary_is_the_leader():
+    assert agrees(PG1, [node(0, role="primary"), node(1)])
+    assert not agrees(PG2, [node(0, role="primary"), node(1)])
+    assert not agrees(Target("elsewhere", 5432), [node(0, role="primary")])
+    assert not agrees(None, [node(0, role="primary")])
 
 
 def test_a_detached_primary_is_not_pgpools_primary():
