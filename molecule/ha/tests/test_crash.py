@@ -1,10 +1,10 @@
 """The leader's PostgreSQL killed hard (SIGKILL to its postmaster) under 20 ledger clients
 through PgBouncer and 20 through Pgpool-II. Patroni, still holding the leader lock, starts it
 again in place. Both poolers must be back on it with no human step: PgBouncer's target never
-moved; Pgpool-II must not have lost its primary for good (it detaches a backend only after 5
-failed health checks, and poolkit pgpool-follow attaches Patroni's leader or names it primary
-if it did: docs/ha.md, measured without it: Pgpool-II searched the standbys for a primary
-forever). No acknowledged commit is lost."""
+moved; Pgpool-II, which detaches the primary at its shutdown message, must not have lost it
+for good: its search ends (search_primary_node_timeout) and poolkit pgpool-follow attaches
+Patroni's leader (docs/ha.md; measured without the follower: Pgpool-II searched the standbys
+for a primary forever). No acknowledged commit is lost."""
 
 from __future__ import annotations
 
