@@ -347,8 +347,9 @@ def _resume(value: object, source: str) -> Resume | None:
     return Resume(request, user, tuple(sockets), port, tuple(databases))
 
 
-def load_config(text: str, source: str = "follower configuration") -> FollowerConfig:
-    """Parse and check the follower's JSON configuration; errors name the key."""
+def config_with_endpoints(text: str, source: str) -> tuple[dict, tuple[str, ...]]:
+    """A follower configuration's JSON object and its Patroni endpoints (checked: a
+    non-empty list of http(s) URLs, trailing slashes removed); errors name the key."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -365,6 +366,12 @@ def load_config(text: str, source: str = "follower configuration") -> FollowerCo
             f"{source}: endpoints must be a non-empty list of Patroni REST API URLs "
             f"(https://host:8008), got {endpoints!r}"
         )
+    return data, tuple(e.rstrip("/") for e in endpoints)
+
+
+def load_config(text: str, source: str = "follower configuration") -> FollowerConfig:
+    """Parse and check the follower's JSON configuration; errors name the key."""
+    data, endpoints = config_with_endpoints(text, source)
     databases = data.get("databases", {})
     replica_databases = data.get("replica_databases", {})
     for key, value in (("databases", databases), ("replica_databases", replica_databases)):
@@ -404,7 +411,7 @@ def load_config(text: str, source: str = "follower configuration") -> FollowerCo
     if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
         raise PoolkitError(f"{source}: units must be a list of systemd unit names")
     return FollowerConfig(
-        endpoints=tuple(e.rstrip("/") for e in endpoints),
+        endpoints=endpoints,
         databases={str(k): str(v) for k, v in databases.items()},
         include_file=data["include_file"],
         state_file=data["state_file"],

@@ -31,11 +31,10 @@ says why. A request is repeated only after `retry` seconds: Pgpool-II queues the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from poolkit import PoolkitError
-from poolkit.follower import Target
+from poolkit.follower import Target, config_with_endpoints
 
 #: pcp_node_info --verbose keys this module reads.
 _KEYS = {"Hostname": "host", "Port": "port", "Status Name": "status", "Role": "role"}
@@ -160,22 +159,7 @@ def load_config(
     text: str, source: str = "Pgpool-II follower configuration"
 ) -> PgpoolFollowerConfig:
     """Parse and check the JSON configuration; errors name the key."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PoolkitError(f"{source}: not JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise PoolkitError(f"{source}: must be a JSON object")
-    endpoints = data.get("endpoints")
-    if (
-        not isinstance(endpoints, list)
-        or not endpoints
-        or not all(isinstance(e, str) and e.startswith(("http://", "https://")) for e in endpoints)
-    ):
-        raise PoolkitError(
-            f"{source}: endpoints must be a non-empty list of Patroni REST API URLs "
-            f"(https://host:8008), got {endpoints!r}"
-        )
+    data, endpoints = config_with_endpoints(text, source)
     nodes, port = data.get("nodes"), data.get("pcp_port")
     for key, value, low, high in (("nodes", nodes, 1, 128), ("pcp_port", port, 1, 65535)):
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -197,7 +181,7 @@ def load_config(
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 60:
             raise PoolkitError(f"{source}: {key} must be seconds in (0, 60], got {value!r}")
     return PgpoolFollowerConfig(
-        endpoints=tuple(e.rstrip("/") for e in endpoints),
+        endpoints=endpoints,
         nodes=nodes,
         pcp_host=data["pcp_host"],
         pcp_port=port,
