@@ -94,6 +94,17 @@ def wait_pool_drained(server_count):
     return wait
 
 
+def show_config(console, key) -> str:
+    """One setting's value in the console's SHOW CONFIG."""
+    cur = console.execute("SHOW CONFIG")
+    cols = [c.name for c in cur.description]
+    for row in cur.fetchall():
+        entry = dict(zip(cols, row, strict=True))
+        if entry["key"] == key:
+            return entry["value"]
+    raise AssertionError(f"{key} not in SHOW CONFIG")
+
+
 def main_pid_of(host, unit="pgbouncer@1.service") -> int:
     return int(host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip())
 
@@ -103,8 +114,9 @@ def main_pid(host):
     return lambda unit="pgbouncer@1.service": main_pid_of(host, unit)
 
 
-# Pooler hosts a test left on variables other than converge.yml's (inventory names).
-CHANGED: set[str] = set()
+# Pooler hosts a test left on variables other than converge.yml's (inventory names), with
+# those variables (canonical JSON) when a test recorded them (`converge_to`), else None.
+CHANGED: dict[str, str | None] = {}
 
 
 @pytest.fixture
@@ -113,34 +125,70 @@ def own_config(host):
     back: the next test that needs converge.yml's configuration does it first, so tests
     that change the configuration one after another share one way back (a converge takes
     about a minute while other scenarios run)."""
-    CHANGED.add(host.backend.host)
+    CHANGED[host.backend.host] = None
 
 
 @pytest.fixture
 def converges_back(host):
     """For a test that converges its host with converge.yml's own variables: it calls
     converges_back() once that converge succeeded."""
-    return lambda: CHANGED.discard(host.backend.host)
+    return lambda: CHANGED.pop(host.backend.host, None)
+
+
+def canonical(extra: dict) -> str:
+    return json.dumps(extra, sort_keys=True)
+
+
+@pytest.fixture
+def converge_to(host, converge):
+    """converge_to(extra): converge the host with these extra variables (from converge.yml's
+    configuration: this test waits for it) and remember them, so that a later test asking
+    `converged_with` the same variables runs no converge of its own."""
+    name = host.backend.host
+
+    def run(extra: dict):
+        result = converge(json.dumps(extra))
+        if result.returncode == 0:
+            CHANGED[name] = canonical(extra)
+        return result
+
+    return run
+
+
+@pytest.fixture
+def converged_with(host, converge):
+    """converged_with(extra): the host converged with these extra variables, by a converge
+    only when the test before did not leave it so (`converge_to`)."""
+    name = host.backend.host
+
+    def ensure(extra: dict):
+        if name in CHANGED and CHANGED[name] == canonical(extra):
+            return
+        result = converge(json.dumps(extra))
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        CHANGED[name] = canonical(extra)
+
+    return ensure
 
 
 @pytest.fixture(autouse=True)
 def converge_yml_configuration(request):
     """Every test on a host starts from converge.yml's configuration, converged back first
     when an `own_config` test left it changed; tests that converge the host themselves
-    (`own_config`, `converges_back`) do not wait for that."""
+    (`own_config`, `converges_back`, `converged_with`) do not wait for that."""
     if "host" not in request.fixturenames:
         return
-    if {"own_config", "converges_back"} & set(request.fixturenames):
+    if {"own_config", "converges_back", "converged_with"} & set(request.fixturenames):
         return
     back_to_converge_yml(request.getfixturevalue("host").backend.host)
 
 
 def back_to_converge_yml(name):
-    """Converge the pooler host `name` back when an `own_config` test left it changed."""
+    """Converge the pooler host `name` back when a test left it changed."""
     if name in CHANGED:
         run = run_converge(name)
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-        CHANGED.discard(name)
+        del CHANGED[name]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ saw commit is in the ledger, none it saw fail is). Each test prints its figures.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import testinfra
-from conftest import PASSWORDS
+from conftest import PASSWORDS, show_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import secrets_in_output
@@ -28,19 +27,33 @@ def assert_nothing_lost(report):
     assert not report.stuck_clients, report
 
 
-def test_reload_under_load_loses_nothing(bouncer, postgres, converge, main_pid, own_config):
-    """Re-running the role with a new pool size while 50 clients run: a reload, not a
-    restart (same PID), and no failed transaction or dropped connection."""
+# The reload test's change, which the PAUSE window test needs too (a PAUSE longer than
+# converge.yml's query_wait_timeout of 4 s): one converge for both.
+LOAD_VARS = {"pgbouncer_default_pool_size": 4, "pgbouncer_query_wait_timeout": 30}
+
+
+def console_config(bouncer, *keys):
+    with bouncer(dbname="pgbouncer", user="pgb_admin") as console:
+        return [show_config(console, key) for key in keys]
+
+
+def test_reload_under_load_loses_nothing(bouncer, postgres, converge_to, main_pid):
+    """Re-running the role with a new pool size and query_wait_timeout while 50 clients run:
+    a reload, not a restart (same PID), both values live in SHOW CONFIG, and no failed
+    transaction or dropped connection (every client stayed connected)."""
+    keys = ("default_pool_size", "query_wait_timeout")
+    assert console_config(bouncer, *keys) == ["3", "4"]  # converge.yml's
     before = main_pid()
     with Load(lambda: bouncer(autocommit=False), clients=50) as load:
         load.wait_for(200)
-        run = converge(json.dumps({"pgbouncer_default_pool_size": 4}))
+        run = converge_to(LOAD_VARS)
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
         load.wait_for(load.committed() + 200)  # still running after the reload
     pid_after = main_pid()
     report = load.verify(postgres)
     print(f"\nreload under load (50 clients): {report}")
     assert pid_after == before
+    assert console_config(bouncer, *keys) == ["4", "30"]
     assert_nothing_lost(report)
     # A reload holds no client: the longest transaction took 0.14 s alone (README), up to
     # 1.5 s beside other scenarios on 2 cores; a restart or a PAUSE around the reload would
@@ -48,13 +61,13 @@ def test_reload_under_load_loses_nothing(bouncer, postgres, converge, main_pid, 
     assert report.longest_stall_s < 3, report
 
 
-def test_pause_window_loses_nothing(bouncer, postgres, converge, maintenance, own_config):
+def test_pause_window_loses_nothing(bouncer, postgres, converged_with, maintenance):
     """playbooks/maintenance.yml PAUSE, a 5 s window, RESUME: transactions started in the
     window wait and complete after RESUME; none fails. Clients wait at most
-    query_wait_timeout (4 s in converge.yml), so the window needs it raised first."""
+    query_wait_timeout (4 s in converge.yml), so the window needs it raised first (the
+    reload test above leaves it raised)."""
     window = 5
-    raised = converge(json.dumps({"pgbouncer_query_wait_timeout": 30}))
-    assert raised.returncode == 0, (raised.stdout + raised.stderr)[-3000:]
+    converged_with(LOAD_VARS)
     with Load(lambda: bouncer(autocommit=False), clients=20) as load:
         load.wait_for(100)
         pause = maintenance("pause")
