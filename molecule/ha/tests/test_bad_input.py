@@ -1,7 +1,8 @@
 """Bad follow input fails before the pooler host changes (its PgBouncer, Pgpool-II and
 follower files and PIDs identical before and after), with a message that names the
-variable. Each case re-runs the pooler's play (pooler.yml, which converge.yml imports), not
-the whole converge."""
+variable. The PgBouncer cases share one run of the pooler's play (bad-input.yml imports
+pooler.yml, which converge.yml imports), each case an inventory alias of the pooler
+(molecule/shared/batch.py), with no task changed; the Pgpool-II case runs pgpool.yml."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 from conftest import POOLER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from batch import run_cases
 from converge import run_playbook
 
-POOLER_PLAY = Path(__file__).resolve().parents[1] / "pooler.yml"
+BAD_INPUT_PLAY = Path(__file__).resolve().parents[1] / "bad-input.yml"
 PGPOOL_PLAY = Path(__file__).resolve().parents[1] / "pgpool.yml"
 
 CASES = [
@@ -61,18 +63,33 @@ def snapshot(pooler) -> str:
     ).stdout
 
 
-@pytest.mark.parametrize(
-    ("play", "extra", "message"),
-    [
-        pytest.param(PGPOOL_PLAY if case in PGPOOL_CASES else POOLER_PLAY, e, m, id=case)
-        for case, e, m in CASES
-    ],
-)
-def test_bad_follow_input_fails_before_any_change(pooler, play, extra, message):
+@pytest.fixture(scope="module")
+def batch(pooler):
+    """The PgBouncer cases in one run of bad-input.yml, with the pooler's snapshots around it."""
+    cases = {case: extra for case, extra, _ in CASES if case not in PGPOOL_CASES}
     before = snapshot(pooler)
-    run = run_playbook(play, POOLER, json.dumps(extra))
-    output = run.stdout + run.stderr
-    assert run.returncode != 0, output[-3000:]
-    failure = output[re.search(r"(fatal: |\[ERROR\]|ERROR!)", output).start() :]
-    assert message in failure, failure[:3000]
-    assert snapshot(pooler) == before
+    found, tail = run_cases(BAD_INPUT_PLAY, POOLER, "poolers", cases)
+    if found is None:
+        pytest.fail(f"bad-input.yml printed no JSON document:\n{tail}")
+    return found, before, snapshot(pooler), tail
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "message"), [pytest.param(*spec, id=spec[0]) for spec in CASES]
+)
+def test_bad_follow_input_fails_before_any_change(request, pooler, case, extra, message):
+    if case in PGPOOL_CASES:
+        before = snapshot(pooler)
+        run = run_playbook(PGPOOL_PLAY, POOLER, json.dumps(extra))
+        output = run.stdout + run.stderr
+        assert run.returncode != 0, output[-3000:]
+        failure = output[re.search(r"(fatal: |\[ERROR\]|ERROR!)", output).start() :]
+        assert message in failure, failure[:3000]
+        assert snapshot(pooler) == before
+        return
+    found, before, after, tail = request.getfixturevalue("batch")
+    outcome = found[case]
+    assert outcome.failures, f"{case} did not fail: {outcome.stats}\n{tail}"
+    assert any(message in failure for failure in outcome.failures), outcome.failures
+    assert outcome.stats.get("changed") == 0, (outcome.stats, outcome.failures)
+    assert after == before

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+from batch import Outcome, run_cases
 from conftest import PASSWORDS, back_to_converge_yml, main_pid_of
-from converge import run_playbook
 
 DB = {"name": "app", "host": "pgb-pg-trixie", "dbname": "app"}
 # converge.yml's console users, so a case replacing pgbouncer_users fails on its own entry.
@@ -284,14 +283,6 @@ def failure_message(output: str) -> str:
 
 
 @dataclass
-class Outcome:
-    """One case of a shared run: its PLAY RECAP counts and its failed tasks' messages."""
-
-    stats: dict[str, int]
-    failures: list[str]
-
-
-@dataclass
 class Batch:
     outcomes: dict[str, Outcome]
     before: dict[str, str]
@@ -299,65 +290,22 @@ class Batch:
     output_tail: str
 
 
-def failed_messages(result: dict) -> list[str]:
-    """What a failed task reported (its message and stderr, per item for a loop), without
-    the task's name, which may name any variable."""
-    items = [r for r in result.get("results", []) if r.get("failed")] or [result]
-    return [f"{item.get('msg', '')} {item.get('stderr', '')}".strip() for item in items]
-
-
-def outcomes(doc: dict, aliases: dict[str, str]) -> dict[str, Outcome]:
-    """The json callback's document, per case (aliases: inventory name -> case)."""
-    found = {case: Outcome(doc["stats"].get(name, {}), []) for name, case in aliases.items()}
-    for play in doc["plays"]:
-        for task in play["tasks"]:
-            for name, result in task["hosts"].items():
-                if name in aliases and result.get("failed"):
-                    found[aliases[name]].failures += failed_messages(result)
-    return found
-
-
 @pytest.fixture(scope="module")
 def batch(host):
     """Every case of this host's release but the ALONE ones, in one run of bad-input.yml."""
     name = host.backend.host
     back_to_converge_yml(name)
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"])
-    host_vars = yaml.safe_load((inventory.parent / "host_vars" / name).read_text())
     cases = {
         case: extra
         for case, extra, _, applies_to in CASES
         if case not in ALONE and runs_on(applies_to) == release(host)
     }
-    aliases = {f"{name}--{case}": case for case in cases}
-    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "bad-input"
-    ephemeral.mkdir(exist_ok=True)
-    hosts = {}
-    for alias, case in aliases.items():
-        variables = ephemeral / f"{alias}.json"
-        variables.write_text(json.dumps(cases[case]))
-        hosts[alias] = {
-            **host_vars,
-            "ansible_connection": "community.docker.docker",
-            "ansible_host": name,
-            "bad_input_file": str(variables),
-        }
-    more = ephemeral / f"{name}.yml"
-    more.write_text(json.dumps({"pgbouncer": {"hosts": hosts}}))
     before = snapshot(host)
-    run = run_playbook(
-        Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "bad-input.yml",
-        ",".join(aliases),
-        more_inventory=more,
-        stdout_callback="ansible.posix.json",
-        timeout=900,
-    )
-    tail = (run.stdout + run.stderr)[-3000:]
-    try:
-        doc = json.loads(run.stdout[run.stdout.index("{") :])
-    except ValueError as exc:
-        pytest.fail(f"bad-input.yml printed no JSON document ({exc}):\n{tail}")
-    return Batch(outcomes(doc, aliases), before, snapshot(host), tail)
+    playbook = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "bad-input.yml"
+    found, tail = run_cases(playbook, name, "pgbouncer", cases)
+    if found is None:
+        pytest.fail(f"bad-input.yml printed no JSON document:\n{tail}")
+    return Batch(found, before, snapshot(host), tail)
 
 
 @pytest.mark.parametrize(
