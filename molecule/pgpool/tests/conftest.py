@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import converge as run_converge
 from converge import run_playbook
 from journal import journal_hook
+from xdist_groups import pytest_collection_modifyitems  # noqa: F401 (a hook)
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
 PASSWORDS = {
