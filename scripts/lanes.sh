@@ -4,9 +4,9 @@
 # containers, networks and ports). `compose` in a lane is the compose tests (`make smoke`,
 # project poolkit-smoke, ports of their own). Each stage's output is in .cache/test-logs/;
 # the terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
-# `lint` and `unit` in a lane are `make lint` and `make unit` (`make test` runs them first in
-# a third lane, beside the others' first minutes, then the compose tests and `security`).
-#   scripts/lanes.sh "lint unit compose security" "pgbouncer" "ha pgpool"
+# `lint` and `unit` in a lane are `make lint` and `make unit` (`make test` runs them as a third,
+# short lane beside the first minutes of the others, which mostly wait on Docker then).
+#   scripts/lanes.sh "lint unit compose" "pgbouncer security" "ha pgpool"
 set -uo pipefail
 here=$(dirname "$0")
 lane() {
