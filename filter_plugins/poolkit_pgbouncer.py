@@ -1,6 +1,11 @@
-"""Ansible filters for pgbouncer.ini: thin adapters over ``poolkit.pgbouncer``.
+"""Ansible filters for pgbouncer.ini: thin adapters over ``poolkit.pgbouncer`` and
+``poolkit.pgbouncer_plan``.
 
-Filters: ``poolkit_pgbouncer_version``, ``poolkit_pgbouncer_settings``,
+roles/pgbouncer calls ``poolkit_pgbouncer_plan`` once in preflight (every value it deploys,
+checked) and ``poolkit_pgbouncer_version`` / ``poolkit_pgbouncer_restart_keys`` around it;
+the others expose the plan's parts for playbooks of your own.
+
+Filters: ``poolkit_pgbouncer_plan``, ``poolkit_pgbouncer_version``, ``poolkit_pgbouncer_settings``,
 ``poolkit_pgbouncer_databases``, ``poolkit_pgbouncer_users``, ``poolkit_pgbouncer_check``,
 ``poolkit_pgbouncer_server_connections``, ``poolkit_pgbouncer_nofile``,
 ``poolkit_pgbouncer_restart_keys``, ``poolkit_pgbouncer_hardened``. Their ansible-doc style
@@ -9,8 +14,8 @@ DOCUMENTATION / EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per fi
 Inputs are copied into plain Python data first: AnsibleUnsafeText and other ``str``
 subclasses become ``str``, mappings ``dict``, lists and tuples ``list``, vaulted values
 their plaintext. Whole-number settings accept numeric strings such as ``"20"`` (what a
-templated default like ``"{{ __pgbouncer_sized.default_pool_size | default(20) }}"``
-may give) and write them as numbers; any other string there fails naming the variable.
+templated value like ``"{{ pool_size }}"`` may give) and write them as numbers; any other
+string there fails naming the variable.
 A ``PoolkitError`` becomes an ``AnsibleFilterError`` with the same message.
 """
 
@@ -22,10 +27,10 @@ from pathlib import Path
 from ansible.errors import AnsibleFilterError
 
 try:
-    from poolkit import PoolkitError, pgbouncer, values
+    from poolkit import PoolkitError, pgbouncer, pgbouncer_plan, values
 except ImportError:  # package not installed: use the checkout this plugin lives in
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from poolkit import PoolkitError, pgbouncer, values
+    from poolkit import PoolkitError, pgbouncer, pgbouncer_plan, values
 
 _VERSION_OPTION = r"""
   version:
@@ -35,6 +40,46 @@ _VERSION_OPTION = r"""
     required: true"""
 
 FILTER_DOCS: dict[str, dict[str, str]] = {
+    "poolkit_pgbouncer_plan": {
+        "DOCUMENTATION": r"""
+name: poolkit_pgbouncer_plan
+short_description: Every value roles/pgbouncer deploys, checked, from its variables
+version_added: 0.3.0
+author: poolkit
+description:
+  - Turns the role's variables (names without the C(pgbouncer_) prefix, the role's
+    C(__pgbouncer_input)) into one plan, which the templates and handlers read.
+  - Each pool figure (C(default_pool_size), C(min_pool_size), C(reserve_pool_size),
+    C(reserve_pool_timeout), C(max_client_conn), C(max_db_connections)) is the variable when
+    set, else the topology's answer (C(poolkit size)), else PgBouncer's default;
+    C(limit_nofile) is the variable when set, else derived from the final figures.
+  - Fails listing every problem, one per line, each naming the variable (the checks of
+    C(poolkit_pgbouncer_check) and of every section).
+options:
+  _input:
+    description:
+      - The role's variables without their prefix, plus C(version) (the PgBouncer release
+        about to run), C(auth_file), C(hba_file), C(lookup_query), C(users) (login names),
+        C(password_users), C(distribution) and C(distribution_version).
+    type: dict
+    required: true
+""",
+        "EXAMPLES": r"""
+- name: Plan the deployment
+  ansible.builtin.set_fact:
+    bouncer_plan: "{{ {'version': '1.24.1', 'topology': pooler_topology,
+                         'databases': [{'name': 'app', 'host': 'db1'}], 'users': ['app'],
+                         'password_users': ['app']} | poolkit_pgbouncer_plan }}"
+""",
+        "RETURN": r"""
+_value:
+  description: C(version), C(sizing), C(figures), C(sources) (variable, topology or
+    default per figure), C(server_connections), C(limit_nofile), C(processes), C(peers),
+    C(databases), C(users), C(followed), C(followed_replicas) and C(ini) (process name to
+    its [pgbouncer] C([key, value]) pairs).
+  type: dict
+""",
+    },
     "poolkit_pgbouncer_version": {
         "DOCUMENTATION": r"""
 name: poolkit_pgbouncer_version
@@ -485,6 +530,11 @@ def _call(func, *args):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def poolkit_pgbouncer_plan(inputs):
+    """Every value roles/pgbouncer deploys, checked (``poolkit.pgbouncer_plan.plan``)."""
+    return _call(pgbouncer_plan.plan, inputs)
+
+
 def poolkit_pgbouncer_version(text):
     """``"1.24.1"`` from ``pgbouncer --version`` output or a package version."""
     return _call(pgbouncer.parse_version, text)
@@ -550,6 +600,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "poolkit_pgbouncer_plan": poolkit_pgbouncer_plan,
             "poolkit_pgbouncer_version": poolkit_pgbouncer_version,
             "poolkit_pgbouncer_settings": poolkit_pgbouncer_settings,
             "poolkit_pgbouncer_databases": poolkit_pgbouncer_databases,

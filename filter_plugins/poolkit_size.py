@@ -51,10 +51,8 @@ options:
 
 EXAMPLES = r"""
 # The operator describes the topology once (group_vars/all.yml) and the roles take their
-# defaults from it, while explicit variables still win (roles/pgbouncer/defaults/main.yml):
-#   __pgbouncer_sizing: "{{ pgbouncer_topology | poolkit_size if pgbouncer_topology else {} }}"
-#   __pgbouncer_sized: "{{ __pgbouncer_sizing.pgbouncer | default({}) }}"
-#   pgbouncer_max_client_conn: "{{ __pgbouncer_sized.max_client_conn | default(100) }}"
+# figures from it, while explicit variables still win (roles/pgbouncer sizes inside its
+# plan, poolkit.pgbouncer_plan; roles/pgpool with this filter in its vars/main.yml).
 
 - name: Size the poolers
   vars:

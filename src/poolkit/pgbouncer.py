@@ -392,11 +392,13 @@ _DATABASE_INTEGERS = frozenset(
 )
 _USER_INTEGERS = frozenset(USER_KEYS) - {"pool_mode"}
 
-#: PgBouncer's defaults, used by `check` for a variable that is null ("leave the default").
+#: PgBouncer's defaults: what `check` assumes for a variable that is null ("leave the
+#: default"), and the figures `poolkit.pgbouncer_plan` falls back to without a topology.
 DEFAULTS = {
     "default_pool_size": 20,
     "min_pool_size": 0,
     "reserve_pool_size": 0,
+    "reserve_pool_timeout": 5,
     "max_client_conn": 100,
     "max_db_connections": 0,
     "max_user_connections": 0,

@@ -51,8 +51,9 @@ class _Vaulted:
         return self._plaintext
 
 
-def test_filter_module_exposes_the_ten_filters():
+def test_filter_module_exposes_the_eleven_filters():
     assert set(FILTERS) == {
+        "poolkit_pgbouncer_plan",
         "poolkit_pgbouncer_version",
         "poolkit_pgbouncer_settings",
         "poolkit_pgbouncer_databases",

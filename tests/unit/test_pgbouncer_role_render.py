@@ -1,0 +1,88 @@
+"""roles/pgbouncer's own files, rendered on the controller (tests/unit/playbooks/
+render_pgbouncer_role.yml: the role's preflight, then its templates), carry every figure
+`poolkit size` prints for a topology, and an explicit variable wins over it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolkit.pgbouncer import ini_section
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = ROOT / "tests/unit/playbooks/render_pgbouncer_role.yml"
+BIN = Path(sys.executable).parent
+MIXED = {
+    "database": {"max_connections": 60, "cpu_cores": 2},
+    "pools": [
+        {"database": "app", "user": "web", "share": 3},
+        {"database": "app", "user": "batch", "share": 1},
+    ],
+    "apps": [{"name": "web", "instances": 1, "processes": 4, "connections_per_process": 5}],
+}
+BASE = {
+    "pgbouncer_version": "1.26.1",
+    "pgbouncer_processes": 2,
+    "pooler_topology": MIXED,
+    "pgbouncer_users": [{"name": "web", "password": "x"}, {"name": "batch", "password": "y"}],
+    "pgbouncer_databases": [{"name": "app", "host": "db1", "dbname": "app"}],
+}
+
+
+def render(tmp_path: Path, **changes) -> Path:
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({**BASE, **changes, "render_out": str(tmp_path)}))
+    run = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", str(PLAYBOOK), "-e", f"@{extra}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "PYTHONPATH": str(ROOT / "src")},
+        check=False,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def sized(tmp_path_factory) -> str:
+    topology = tmp_path_factory.mktemp("topology") / "topology.yml"
+    topology.write_text(yaml.safe_dump(MIXED))
+    return subprocess.run(
+        [str(BIN / "poolkit"), "size", str(topology), "--format", "ini"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def pairs(value: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in value.split())
+
+
+def test_every_figure_of_poolkit_size_reaches_every_process_file(tmp_path, sized):
+    out = render(tmp_path)
+    for process in ("1", "2"):
+        text = (out / f"pgbouncer-{process}.ini").read_text()
+        deployed = {name: ini_section(text, name) for name in ("pgbouncer", "databases", "users")}
+        expected = {name: ini_section(sized, name) for name in ("pgbouncer", "databases", "users")}
+        assert expected["pgbouncer"].items() <= deployed["pgbouncer"].items(), process
+        for name, value in expected["databases"].items():
+            assert pairs(value).items() <= pairs(deployed["databases"][name]).items()
+        assert len(expected["users"]) == 2
+        assert deployed["users"] == expected["users"]
+    nofile = "LimitNOFILE=" + sized.split("LimitNOFILE / ulimit -n >= ")[1].split()[0]
+    assert nofile in (out / "pgbouncer@.service").read_text()
+
+
+def test_an_explicit_variable_wins_over_the_topology_in_the_file(tmp_path):
+    out = render(tmp_path, pgbouncer_default_pool_size=9, pgbouncer_limit_nofile=16384)
+    settings = ini_section((out / "pgbouncer-1.ini").read_text(), "pgbouncer")
+    assert settings["default_pool_size"] == "9"
+    assert "LimitNOFILE=16384" in (out / "pgbouncer@.service").read_text()
