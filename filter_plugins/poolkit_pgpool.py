@@ -1,6 +1,11 @@
-"""Ansible filters for Pgpool-II: thin adapters over ``poolkit.pgpool``.
+"""Ansible filters for Pgpool-II: thin adapters over ``poolkit.pgpool`` and
+``poolkit.pgpool_plan``.
 
-Filters: ``poolkit_pgpool_version``, ``poolkit_pgpool_settings``,
+roles/pgpool calls ``poolkit_pgpool_plan`` once in preflight (every pgpool.conf line,
+checked), and the version, secrets and restart filters around it; the others expose the
+plan's parts for playbooks of your own.
+
+Filters: ``poolkit_pgpool_plan``, ``poolkit_pgpool_version``, ``poolkit_pgpool_settings``,
 ``poolkit_pgpool_backends``, ``poolkit_pgpool_check``, ``poolkit_pgpool_passwd``,
 ``poolkit_pgpool_pcp_conf``, ``poolkit_pgpool_restart_keys``. Their ansible-doc style
 DOCUMENTATION / EXAMPLES / RETURN texts are in ``FILTER_DOCS``, one entry per filter.
@@ -21,10 +26,10 @@ from pathlib import Path
 from ansible.errors import AnsibleFilterError
 
 try:
-    from poolkit import PoolkitError, pgpool, values
+    from poolkit import PoolkitError, pgpool, pgpool_plan, values
 except ImportError:  # package not installed: use the checkout this plugin lives in
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from poolkit import PoolkitError, pgpool, values
+    from poolkit import PoolkitError, pgpool, pgpool_plan, values
 
 _VERSION_OPTION = r"""
   version:
@@ -34,6 +39,43 @@ _VERSION_OPTION = r"""
     required: true"""
 
 FILTER_DOCS: dict[str, dict[str, str]] = {
+    "poolkit_pgpool_plan": {
+        "DOCUMENTATION": r"""
+name: poolkit_pgpool_plan
+short_description: Every pgpool.conf line roles/pgpool writes, checked, from its variables
+version_added: 0.3.0
+author: poolkit
+description:
+  - Turns the role's variables (names without the C(pgpool_) prefix, the role's
+    C(__pgpool_input)) into one plan, which the template and the restart decision read.
+  - C(num_init_children) and C(max_pool) are the variable when set, else the topology's
+    answer (C(poolkit size), for a topology with a C(pgpool) section), else Pgpool-II's
+    default.
+  - Fails listing every problem, one per line, each naming the variable (the checks of
+    C(poolkit_pgpool_check), C(poolkit_pgpool_settings) and C(poolkit_pgpool_backends)).
+options:
+  _input:
+    description:
+      - The role's variables without their prefix, plus C(version) (the Pgpool-II release
+        about to run); C(users) and C(pcp_users) as names.
+    type: dict
+    required: true
+""",
+        "EXAMPLES": r"""
+- name: Plan the deployment
+  ansible.builtin.set_fact:
+    pool_plan: "{{ {'version': '4.6.1', 'topology': pooler_topology,
+                    'backends': [{'hostname': 'db1', 'port': 5432}],
+                    'health_check_user': 'check', 'sr_check_user': 'check',
+                    'users': ['app', 'check']} | poolkit_pgpool_plan }}"
+""",
+        "RETURN": r"""
+_value:
+  description: C(version), C(sizing), C(figures), C(sources) (variable, topology or
+    default per figure) and C(conf) (pgpool.conf's C([key, value]) lines).
+  type: dict
+""",
+    },
     "poolkit_pgpool_version": {
         "DOCUMENTATION": r"""
 name: poolkit_pgpool_version
@@ -380,6 +422,11 @@ def _call(func, *args):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def poolkit_pgpool_plan(inputs):
+    """Every pgpool.conf line roles/pgpool writes, checked (``poolkit.pgpool_plan.plan``)."""
+    return _call(pgpool_plan.plan, inputs)
+
+
 def poolkit_pgpool_version(text):
     """``"4.6.1"`` from ``pgpool --version`` output or a package version."""
     return _call(pgpool.parse_version, text)
@@ -421,6 +468,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "poolkit_pgpool_plan": poolkit_pgpool_plan,
             "poolkit_pgpool_version": poolkit_pgpool_version,
             "poolkit_pgpool_settings": poolkit_pgpool_settings,
             "poolkit_pgpool_backends": poolkit_pgpool_backends,

@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _render_role(playbook: str, out: Path, variables: dict) -> Path:
+    """Run tests/unit/playbooks/`playbook` (a role's preflight and templates, on this
+    machine) with `variables` as extra vars, its files written into `out`; fails the test
+    with the play's output when the play fails."""
+    out.mkdir(parents=True, exist_ok=True)
+    extra = out / "vars.json"
+    extra.write_text(json.dumps({**variables, "render_out": str(out)}))
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,"]
+    run = subprocess.run(
+        [*command, str(ROOT / "tests/unit/playbooks" / playbook), "-e", f"@{extra}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "PYTHONPATH": str(ROOT / "src")},
+        check=False,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    return out
+
+
+@pytest.fixture
+def render_role():
+    """render_role(playbook, out, variables) -> out: a role rendered on this machine."""
+    return _render_role
 
 
 @pytest.fixture

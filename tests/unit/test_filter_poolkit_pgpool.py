@@ -46,8 +46,9 @@ class _Vaulted:
         return self._plaintext
 
 
-def test_filter_module_exposes_the_seven_filters():
+def test_filter_module_exposes_the_eight_filters():
     assert set(FILTERS) == {
+        "poolkit_pgpool_plan",
         "poolkit_pgpool_version",
         "poolkit_pgpool_settings",
         "poolkit_pgpool_backends",

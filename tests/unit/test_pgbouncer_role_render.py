@@ -4,8 +4,6 @@ render_pgbouncer_role.yml: the role's preflight, then its templates), carry ever
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +13,6 @@ import yaml
 
 from poolkit.pgbouncer import ini_section
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOK = ROOT / "tests/unit/playbooks/render_pgbouncer_role.yml"
 BIN = Path(sys.executable).parent
 MIXED = {
     "database": {"max_connections": 60, "cpu_cores": 2},
@@ -35,19 +31,9 @@ BASE = {
 }
 
 
-def render(tmp_path: Path, **changes) -> Path:
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({**BASE, **changes, "render_out": str(tmp_path)}))
-    run = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", str(PLAYBOOK), "-e", f"@{extra}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "PYTHONPATH": str(ROOT / "src")},
-        check=False,
-    )
-    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-    return tmp_path
+@pytest.fixture
+def render(render_role):
+    return lambda out, **changes: render_role("render_pgbouncer_role.yml", out, {**BASE, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +52,7 @@ def pairs(value: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in value.split())
 
 
-def test_every_figure_of_poolkit_size_reaches_every_process_file(tmp_path, sized):
+def test_every_figure_of_poolkit_size_reaches_every_process_file(tmp_path, sized, render):
     out = render(tmp_path)
     for process in ("1", "2"):
         text = (out / f"pgbouncer-{process}.ini").read_text()
@@ -81,7 +67,7 @@ def test_every_figure_of_poolkit_size_reaches_every_process_file(tmp_path, sized
     assert nofile in (out / "pgbouncer@.service").read_text()
 
 
-def test_an_explicit_variable_wins_over_the_topology_in_the_file(tmp_path):
+def test_an_explicit_variable_wins_over_the_topology_in_the_file(tmp_path, render):
     out = render(tmp_path, pgbouncer_default_pool_size=9, pgbouncer_limit_nofile=16384)
     settings = ini_section((out / "pgbouncer-1.ini").read_text(), "pgbouncer")
     assert settings["default_pool_size"] == "9"
