@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from poolkit import PoolkitError
+from poolkit import PoolkitError, pgbouncer_tables
 from poolkit import pgbouncer as pgb
 from poolkit.sizing import fd_limit, size_dict
 
@@ -163,7 +163,12 @@ def test_section_keys_available_on_1_18_are_the_measured_ones(table, on_1_18):
 
 
 def test_value_kinds_only_name_settings():
-    kinds = [pgb.INTEGER_SETTINGS, pgb._BOOLEAN, pgb._SECONDS, pgb._LISTS]
+    kinds = [
+        pgb.INTEGER_SETTINGS,
+        pgbouncer_tables._BOOLEAN,
+        pgbouncer_tables._SECONDS,
+        pgbouncer_tables._LISTS,
+    ]
     for kind in kinds:
         assert kind <= set(pgb.SETTINGS)
     assert sum(len(kind) for kind in kinds) == len(set().union(*kinds))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import poolkit.pgbouncer as pgb
-from poolkit import PoolkitError
+from poolkit import PoolkitError, pgbouncer_preflight, pgbouncer_sections
 
 FOLLOWED = {"name": "app", "follow": "leader", "dbname": "app", "pool_size": 4}
 FIXED = {"name": "reports", "host": "10.0.0.6", "dbname": "reports"}
@@ -43,29 +43,29 @@ def test_an_unknown_follow_value_is_refused():
 
 def test_followed_databases_need_endpoints(monkeypatch):
     problems: list[str] = []
-    entries = pgb._databases([FOLLOWED], None, "", None, problems)
-    pgb._follow_problems({"patroni_endpoints": []}, entries, problems)
+    entries = pgbouncer_sections._databases([FOLLOWED], None, "", None, problems)
+    pgbouncer_preflight._follow_problems({"patroni_endpoints": []}, entries, problems)
     assert any(p.startswith("pgbouncer_patroni_endpoints: empty") for p in problems)
 
 
 @pytest.mark.parametrize("endpoint", ["pg1:8008", "https://pg1:8008/cluster", ""])
 def test_an_endpoint_that_is_not_a_url_is_named(endpoint):
     problems: list[str] = []
-    pgb._follow_problems({"patroni_endpoints": [endpoint]}, [], problems)
+    pgbouncer_preflight._follow_problems({"patroni_endpoints": [endpoint]}, [], problems)
     assert problems and problems[0].startswith("pgbouncer_patroni_endpoints[0]")
 
 
 def test_urls_for_every_member_pass():
     problems: list[str] = []
-    entries = pgb._databases([FOLLOWED], None, "", None, problems)
-    pgb._follow_problems({"patroni_endpoints": ENDPOINTS}, entries, problems)
+    entries = pgbouncer_sections._databases([FOLLOWED], None, "", None, problems)
+    pgbouncer_preflight._follow_problems({"patroni_endpoints": ENDPOINTS}, entries, problems)
     assert problems == []
 
 
 @pytest.mark.parametrize("lag", [-1, "1MB", 1.5])
 def test_a_replica_lag_bound_that_is_not_bytes_is_named(lag):
     problems: list[str] = []
-    pgb._follow_problems(
+    pgbouncer_preflight._follow_problems(
         {"patroni_endpoints": ENDPOINTS, "follow_max_replica_lag": lag}, [], problems
     )
     assert [p for p in problems if p.startswith("pgbouncer_follow_max_replica_lag: ")], problems

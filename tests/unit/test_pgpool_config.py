@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from poolkit import PoolkitError
+from poolkit import PoolkitError, pgpool_tables
 from poolkit import pgpool as pp
 from poolkit.sizing import size_dict
 
@@ -129,13 +129,13 @@ PCP_VECTORS = [
 
 def _value_for(key: str) -> Any:
     """A valid value of `key`'s kind."""
-    if key in pp._BOOLEAN:
+    if key in pgpool_tables._BOOLEAN:
         return True
     if key in ("port", "pcp_port"):
         return 9999
     if key in pp.INTEGER_SETTINGS:
         return 1
-    if key in pp._MODES:
+    if key in pgpool_tables._MODES:
         return 0o600
     if key in pp.CHOICES:
         return pp.CHOICES[key][0]
