@@ -39,42 +39,6 @@ FIGURES = (
 #: Oldest PgBouncer with peering ([peers], peer_id): a cancel reaches the right process.
 PEERING_FROM = (1, 19)
 
-#: Settings of the [pgbouncer] section passed through from the variable of the same name.
-_PASSED = (
-    "listen_addr",
-    "listen_port",
-    "auth_type",
-    "auth_user",
-    "pool_mode",
-    "max_user_connections",
-    "max_db_client_connections",
-    "server_lifetime",
-    "server_idle_timeout",
-    "server_connect_timeout",
-    "server_login_retry",
-    "query_timeout",
-    "query_wait_timeout",
-    "client_idle_timeout",
-    "idle_transaction_timeout",
-    "server_reset_query",
-    "server_reset_query_always",
-    "max_prepared_statements",
-    "log_connections",
-    "log_disconnections",
-    "log_pooler_errors",
-    "log_stats",
-    "stats_period",
-    "verbose",
-    "client_tls_sslmode",
-    "client_tls_key_file",
-    "client_tls_cert_file",
-    "client_tls_ca_file",
-    "server_tls_sslmode",
-    "server_tls_ca_file",
-    "server_tls_key_file",
-    "server_tls_cert_file",
-)
-
 
 def figures(inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None) -> dict[str, Any]:
     """Each of `FIGURES`: the variable when set, else the sizing's, else PgBouncer's default."""
@@ -120,10 +84,15 @@ def process_settings(
     process: str,
     peers: bool,
 ) -> dict[str, Any]:
-    """The [pgbouncer] settings the role models for process `process` (None: not written)."""
+    """The [pgbouncer] settings the role models for process `process` (None: not written):
+    every input named like a [pgbouncer] key (`poolkit.pgbouncer.SETTINGS`) as given, then
+    those computed here. A new setting needs its variable, its argument spec, its line in
+    ``__pgbouncer_input`` and its row in the version table; nothing here."""
     socket_dir = inputs.get("unix_socket_dir") or ""
     log_dir = inputs.get("log_dir") or ""
-    settings: dict[str, Any] = {key: inputs.get(key) for key in _PASSED}
+    settings: dict[str, Any] = {
+        key: value for key, value in inputs.items() if key in pgbouncer.SETTINGS
+    }
     settings.update(
         {key: sized[key] for key in FIGURES},
         unix_socket_dir=f"{socket_dir}/{process}" if socket_dir else "",

@@ -27,37 +27,6 @@ from poolkit.sizing import size_dict
 #: The figures `poolkit size` computes for Pgpool-II.
 FIGURES = ("num_init_children", "max_pool")
 
-#: Settings of pgpool.conf passed through from the variable of the same name.
-_PASSED = (
-    "backend_clustering_mode",
-    "listen_addresses",
-    "port",
-    "pcp_listen_addresses",
-    "pcp_port",
-    "enable_pool_hba",
-    "ssl",
-    "ssl_cert",
-    "ssl_key",
-    "ssl_ca_cert",
-    "child_life_time",
-    "child_max_connections",
-    "connection_life_time",
-    "client_idle_limit",
-    "connection_cache",
-    "reserved_connections",
-    "load_balance_mode",
-    "statement_level_load_balance",
-    "health_check_period",
-    "health_check_timeout",
-    "health_check_max_retries",
-    "health_check_user",
-    "sr_check_period",
-    "sr_check_user",
-    "failover_on_backend_error",
-    "log_connections",
-    "log_per_node_statement",
-)
-
 #: Fixed lines: where Debian's pgpool2 package keeps its files, stderr logging, and the
 #: check passwords taken from pool_passwd ("" means: look the user up there).
 FIXED = {
@@ -104,10 +73,15 @@ def sources(inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None) -> dict
 
 
 def conf_settings(inputs: Mapping[str, Any], sized: Mapping[str, Any]) -> dict[str, Any]:
-    """The pgpool.conf settings the role models (None: not written)."""
+    """The pgpool.conf settings the role models (None: not written): every input named
+    like a pgpool.conf key (`poolkit.pgpool.SETTINGS`) as given, then the fixed and
+    computed ones. A new setting needs its variable, its argument spec, its line in
+    ``__pgpool_input`` and its row in the version table; nothing here."""
     sockets = inputs.get("unix_socket_directories")
     log_dir = inputs.get("log_dir") or ""
-    settings: dict[str, Any] = {key: inputs.get(key) for key in _PASSED}
+    settings: dict[str, Any] = {
+        key: value for key, value in inputs.items() if key in pgpool.SETTINGS
+    }
     settings.update(sized)
     settings.update(FIXED)
     settings.update(
