@@ -11,6 +11,8 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from poolkit.pgbouncer import host_lists_connect, parse_version
+
 SSL_ROW = "SELECT ssl, version, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 
 
@@ -66,6 +68,30 @@ def test_pgbouncer_refuses_a_server_whose_certificate_lacks_the_name(host, conne
     print(f"\napp_by_address refused after {time.monotonic() - start:.1f} s")
     log = host.file("/var/log/pgbouncer/pgbouncer-1.log").content_string
     assert "not present in server certificate" in log
+
+
+def test_a_verify_full_host_list_connects_exactly_where_poolkit_says_it_can(host, connect):
+    """app_list names the server twice (host=sec-pg-trixie,sec-pg-trixie). PgBouncer before
+    1.25 checks the certificate against the whole list (pgbouncer#1300), so with verify-full
+    it never logs in; 1.25 and later check each host. poolkit.pgbouncer.host_lists_connect
+    says which, and `poolkit follow` writes a read-only pool's replicas as a host list only
+    where it is true (one replica otherwise: docs/ha.md)."""
+    version = parse_version(host.check_output("pgbouncer --version"))
+    if tuple(int(part) for part in version.split(".")[:2]) < (1, 24):
+        pytest.skip(f"PgBouncer {version} has no host lists (molecule.yml: no app_list)")
+    if host_lists_connect(version, "verify-full"):
+        with connect("pgbouncer", dbname="app_list") as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("app",)
+        print(f"\nPgBouncer {version}: app_list (a host list) logs in with verify-full")
+        return
+    start = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        connect("pgbouncer", dbname="app_list", connect_timeout=5)
+    log = host.file("/var/log/pgbouncer/pgbouncer-1.log").content_string
+    lines = [line for line in log.splitlines() if "sec-pg-trixie,sec-pg-trixie" in line]
+    print(f"\nPgBouncer {version}: app_list refused after {time.monotonic() - start:.1f} s")
+    print("\n".join(lines[-3:]))
+    assert lines, "no log line names the host list"
 
 
 def test_private_keys_are_readable_by_root_and_ssl_cert_only(host):
