@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from poolkit import pgbouncer
+from poolkit.settings import precedence
 from poolkit.sizing import size_dict
 
 #: The figures `poolkit size` computes for PgBouncer, in the order the role documents them.
@@ -40,27 +41,13 @@ FIGURES = (
 PEERING_FROM = (1, 19)
 
 
-def figures(inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Each of `FIGURES`: the variable when set, else the sizing's, else PgBouncer's default."""
+def figures(
+    inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each of `FIGURES` (the variable when set, else the sizing's, else PgBouncer's default)
+    and where each came from (``variable``, ``topology`` or ``default``)."""
     sized = (sizing or {}).get("pgbouncer") or {}
-    result = {}
-    for key in FIGURES:
-        value = inputs.get(key)
-        if value is None:
-            value = sized.get(key, pgbouncer.DEFAULTS[key])
-        result[key] = value
-    return result
-
-
-def sources(inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None) -> dict[str, str]:
-    """Where each of `FIGURES` came from: ``variable``, ``topology`` or ``default``."""
-    sized = (sizing or {}).get("pgbouncer") or {}
-    return {
-        key: "variable"
-        if inputs.get(key) is not None
-        else ("topology" if key in sized else "default")
-        for key in FIGURES
-    }
+    return precedence(inputs, sized, pgbouncer.DEFAULTS, FIGURES)
 
 
 def _auth_query(inputs: Mapping[str, Any]) -> str | None:
@@ -133,7 +120,7 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
     version = inputs["version"]
     topology = inputs.get("topology")
     sizing = size_dict(topology) if topology else None
-    sized = figures(inputs, sizing)
+    sized, origins = figures(inputs, sizing)
     databases = inputs.get("databases") or []
     servers = pgbouncer.server_connections_per_process(
         databases, sized["default_pool_size"], sized["reserve_pool_size"], sizing
@@ -165,7 +152,7 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "version": version,
         "sizing": sizing or {},
         "figures": sized,
-        "sources": sources(inputs, sizing),
+        "sources": origins,
         "server_connections": servers,
         "limit_nofile": int(limit_nofile),
         "processes": processes,

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from poolkit import pgpool
+from poolkit.settings import precedence
 from poolkit.sizing import size_dict
 
 #: The figures `poolkit size` computes for Pgpool-II.
@@ -49,27 +50,13 @@ def sizing_of(topology: Any) -> dict[str, Any] | None:
     return size_dict(topology)
 
 
-def figures(inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Each of `FIGURES`: the variable when set, else the sizing's, else Pgpool-II's default."""
+def figures(
+    inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each of `FIGURES` (the variable when set, else the sizing's, else Pgpool-II's default)
+    and where each came from (``variable``, ``topology`` or ``default``)."""
     sized = (sizing or {}).get("pgpool") or {}
-    result = {}
-    for key in FIGURES:
-        value = inputs.get(key)
-        if value is None:
-            value = sized.get(key, pgpool.DEFAULTS[key])
-        result[key] = value
-    return result
-
-
-def sources(inputs: Mapping[str, Any], sizing: Mapping[str, Any] | None) -> dict[str, str]:
-    """Where each of `FIGURES` came from: ``variable``, ``topology`` or ``default``."""
-    sized = (sizing or {}).get("pgpool") or {}
-    return {
-        key: "variable"
-        if inputs.get(key) is not None
-        else ("topology" if key in sized else "default")
-        for key in FIGURES
-    }
+    return precedence(inputs, sized, pgpool.DEFAULTS, FIGURES)
 
 
 def conf_settings(inputs: Mapping[str, Any], sized: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,7 +102,7 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """
     version = inputs["version"]
     sizing = sizing_of(inputs.get("topology"))
-    sized = figures(inputs, sizing)
+    sized, origins = figures(inputs, sizing)
     extra = inputs.get("extra_settings") or {}
     pgpool.check(
         {
@@ -135,6 +122,6 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "version": version,
         "sizing": sizing or {},
         "figures": sized,
-        "sources": sources(inputs, sizing),
+        "sources": origins,
         "conf": conf + pgpool.backends_section(inputs.get("backends") or [], version),
     }

@@ -244,6 +244,27 @@ def restart_keys(
 # ------------------------------------------------------------------------- values
 
 
+def precedence(
+    inputs: Mapping[str, Any],
+    sized: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    keys: Iterable[str],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A role plan's sized figures: each of `keys` is the variable when set (not None in
+    `inputs`), else the topology's answer (`sized`), else the product's default; and where
+    each came from (``variable``, ``topology``, ``default``)."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for key in keys:
+        if inputs.get(key) is not None:
+            values[key], origins[key] = inputs[key], "variable"
+        elif key in sized:
+            values[key], origins[key] = sized[key], "topology"
+        else:
+            values[key], origins[key] = defaults[key], "default"
+    return values, origins
+
+
 def non_negative(value: Any, variable: str) -> int:
     """A whole number >= 0 (`poolkit.values.as_int`)."""
     number = as_int(value, variable)

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from topologies import MIXED
 
 from poolkit import PoolkitError, pgbouncer
 from poolkit.pgbouncer_plan import FIGURES, plan
 from poolkit.sizing import size_dict
-
-MIXED = {
-    "database": {"max_connections": 60, "cpu_cores": 2},
-    "pools": [
-        {"database": "app", "user": "web", "share": 3},
-        {"database": "app", "user": "batch", "share": 1},
-    ],
-    "apps": [{"name": "web", "instances": 1, "processes": 4, "connections_per_process": 5}],
-}
 
 
 def inputs(**changes):

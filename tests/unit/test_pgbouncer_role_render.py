@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from topologies import MIXED
 
 from poolkit.pgbouncer import ini_section
 
 BIN = Path(sys.executable).parent
-MIXED = {
-    "database": {"max_connections": 60, "cpu_cores": 2},
-    "pools": [
-        {"database": "app", "user": "web", "share": 3},
-        {"database": "app", "user": "batch", "share": 1},
-    ],
-    "apps": [{"name": "web", "instances": 1, "processes": 4, "connections_per_process": 5}],
-}
 BASE = {
     "pgbouncer_version": "1.26.1",
     "pgbouncer_processes": 2,

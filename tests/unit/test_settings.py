@@ -225,3 +225,11 @@ def test_tls_file_problems_refuse_every_file_with_tls_off():
         "pooler_cert: set, but TLS off",
         "pooler_ca: set, but TLS off",
     ]
+
+
+def test_precedence_is_the_variable_then_the_topology_then_the_default():
+    values, origins = engine.precedence(
+        {"a": 7, "b": None, "c": None}, {"b": 5, "a": 1}, {"a": 0, "b": 0, "c": 20}, "abc"
+    )
+    assert values == {"a": 7, "b": 5, "c": 20}
+    assert origins == {"a": "variable", "b": "topology", "c": "default"}
