@@ -34,6 +34,10 @@ def paused(pooler) -> dict[str, str]:
     return {row[0]: row[column] for row in rows}
 
 
+#: switchover.yml's default switchover_pause_limit: the follower's RESUME request expires then.
+PAUSE_LIMIT = 30
+
+
 def test_a_switchover_under_load_fails_and_loses_no_transaction(
     leader, pooler, bouncer, members, wait_healthy, sql, direct
 ):
@@ -67,7 +71,11 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     assert not report.stuck_clients, report
     assert paused(pooler)["app"] == "0"
     # The follower RESUMEd the moment it pointed at the new leader, not the play after it.
-    assert resumed and f"on {new}" in resumed[-1] and "failed" not in resumed[-1], journal
+    # Its request expires with switchover_pause_limit (30 s): a switch that took longer (32 s
+    # once on a saturated machine) is resumed by the host's timer instead, by design
+    # (test_a_pause_that_outlasts_its_limit_is_undone_by_the_host).
+    if pause is None or float(pause.group(1)) < PAUSE_LIMIT:
+        assert resumed and f"on {new}" in resumed[-1] and "failed" not in resumed[-1], journal
     time.sleep(1)  # a released server connection closes at the next janitor pass
     left = sql(
         members[old], "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_app'"
