@@ -64,8 +64,8 @@ STAGE := scripts/stage.sh
 lint: ## ansible-lint (production profile), yamllint, ruff
 	@$(STAGE) lint bash -euo pipefail -c '\
 	  echo "==> ruff"; \
-	  ruff check src tests filter_plugins library scripts molecule; \
-	  ruff format --check src tests filter_plugins library scripts molecule; \
+	  ruff check src tests filter_plugins library scripts molecule bench; \
+	  ruff format --check src tests filter_plugins library scripts molecule bench; \
 	  echo "==> yamllint"; yamllint --strict .; \
 	  echo "==> ansible-lint (production profile)"; ansible-lint'
 

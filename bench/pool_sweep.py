@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Sweep PgBouncer's pool size on the local stack, run `poolkit calibrate`, compare.
+
+A benchmark: it prints figures and asserts nothing (issue "poolkit calibrate"). For each
+workload (pgbench's TPC-B-like and select-only transactions on pgbench's tables, scale 10):
+
+1. every pool size of --pools, the floor's (cpu_cores x 2 + spindles) and later the
+   calibrated one is deployed the way a user deploys it: a topology whose `calibration`
+   names that useful concurrency, rendered by the roles (`docker compose run config`),
+   PgBouncer reloaded (SIGHUP), its `SHOW DATABASES` pool_size checked;
+2. pgbench runs --clients clients (-j equal to -c) through PgBouncer for --duration seconds,
+   --rounds times per pool size, and the script samples the server connections in use;
+3. `poolkit calibrate` measures PostgreSQL directly with the same transaction (--sql) and
+   recommends a useful concurrency; that pool size is deployed and measured as in 2.
+
+It prints a table per workload and the two ratios "tps at the recommendation / best swept
+tps", for the calibration and for the floor. The stack runs as its own compose project
+(poolkit-bench, ports 4xxxx) and is removed at the end unless --keep.
+
+    .venv/bin/python bench/pool_sweep.py                  # about 15 minutes on 2 cores
+    .venv/bin/python bench/pool_sweep.py --workloads tpcb --rounds 1 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from poolkit.pgbench import parse_tps  # noqa: E402
+
+PROJECT = "poolkit-bench"
+PORTS = {
+    "POOLKIT_PGBOUNCER_PORT": 46432,
+    "POOLKIT_PGPOOL_PORT": 49999,
+    "POOLKIT_POSTGRES_PORT": 45433,
+    "POOLKIT_POSTGRES_REPLICA_PORT": 45434,
+}
+#: Where the per-pool topology is written: inside the checkout, which the `config` service
+#: mounts at /poolkit.
+WORKDIR = Path(".cache/bench")
+SCALE = 10
+
+#: pgbench's built-in transactions (pgbench -b), as files for `poolkit calibrate --sql`.
+SCRIPTS = {
+    "tpcb": (
+        "tpcb-like",
+        "\\set aid random(1, 100000 * :scale)\n"
+        "\\set bid random(1, 1 * :scale)\n"
+        "\\set tid random(1, 10 * :scale)\n"
+        "\\set delta random(-5000, 5000)\n"
+        "BEGIN;\n"
+        "UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;\n"
+        "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+        "UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;\n"
+        "UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;\n"
+        "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+        "VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);\n"
+        "END;\n",
+    ),
+    "select": (
+        "select-only",
+        "\\set aid random(1, 100000 * :scale)\n"
+        "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n",
+    ),
+}
+
+
+@dataclass
+class PoolRun:
+    pool_size: int
+    tps: list[float] = field(default_factory=list)
+    server_connections: int = 0
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.tps)
+
+
+def ratios(runs: dict[int, PoolRun], calibrated: int | None, floor: int) -> dict[str, float | None]:
+    """tps at the calibrated and at the floor's pool size over the best swept tps."""
+    best = max(run.mean for run in runs.values())
+    return {
+        "best_tps": best,
+        "calibrated": runs[calibrated].mean / best if calibrated in runs else None,
+        "floor": runs[floor].mean / best if floor in runs else None,
+    }
+
+
+class Stack:
+    """The compose project poolkit-bench and its settings."""
+
+    def __init__(self) -> None:
+        self.env = {**os.environ, **{k: str(v) for k, v in PORTS.items()}}
+        self.env.pop("COMPOSE_PROFILES", None)
+        self.settings: dict[str, str] = {}
+
+    def compose(self, *args: str, env: dict | None = None) -> str:
+        run = subprocess.run(
+            ["docker", "compose", "-p", PROJECT, *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise SystemExit(
+                f"pool_sweep: docker compose {' '.join(args)} failed:\n{run.stderr[-3000:]}"
+            )
+        return run.stdout
+
+    def up(self) -> None:
+        self.compose("down", "-v", "--remove-orphans")
+        self.compose("up", "-d", "--build", "--wait")
+        config = json.loads(self.compose("config", "--format", "json"))
+        self.settings = config["services"]["config"]["environment"]
+
+    def down(self) -> None:
+        self.compose("down", "-v", "--remove-orphans")
+
+    def dsn(self, port_key: str, user: str | None = None, dbname: str | None = None) -> str:
+        return (
+            f"host=127.0.0.1 port={PORTS[port_key]} "
+            f"dbname={dbname or self.settings['POOLKIT_DATABASE']} "
+            f"user={user or self.settings['POOLKIT_APP_USER']}"
+        )
+
+    @property
+    def password_env(self) -> dict[str, str]:
+        return {**self.env, "PGPASSWORD": self.settings["POOLKIT_APP_PASSWORD"]}
+
+    def admin(self):
+        import psycopg
+
+        return psycopg.connect(
+            self.dsn("POOLKIT_PGBOUNCER_PORT", "pgbouncer_admin", "pgbouncer"),
+            password=self.settings["POOLKIT_PGBOUNCER_ADMIN_PASSWORD"],
+            autocommit=True,
+        )
+
+    def deploy_pool(self, pool_size: int) -> None:
+        """Render the stack with a topology calibrated at `pool_size`, reload PgBouncer and
+        wait until its console shows that pool size."""
+        from poolkit.cli._console import show
+
+        topology = (ROOT / "compose/topology.yml").read_text()
+        calibrated = topology.replace(
+            "\npools:",
+            f"\ncalibration: {{useful_concurrency: {pool_size}, source: bench/pool_sweep}}"
+            "\n\npools:",
+            1,
+        )
+        (ROOT / WORKDIR).mkdir(parents=True, exist_ok=True)
+        (ROOT / WORKDIR / "topology.yml").write_text(calibrated)
+        self.compose(
+            "run", "--rm", "config", env={"POOLKIT_TOPOLOGY": str(WORKDIR / "topology.yml")}
+        )
+        self.compose("kill", "-s", "HUP", "pgbouncer")
+        deadline = time.monotonic() + 30
+        database = self.settings["POOLKIT_DATABASE"]
+        while True:
+            with self.admin() as conn:
+                rows = {r["name"]: r for r in show(conn, "SHOW DATABASES")}
+            if rows.get(database, {}).get("pool_size") == str(pool_size):
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"pool_sweep: PgBouncer's pool_size for {database} is "
+                    f"{rows.get(database, {}).get('pool_size')} after the reload, "
+                    f"expected {pool_size}"
+                )
+            time.sleep(0.5)
+
+    def sample_servers(self, stop: threading.Event, seen: list[int]) -> None:
+        """Append the app pool's server connections to `seen` every 0.5 s until `stop`."""
+        from poolkit.cli._console import show
+
+        kinds = ("sv_active", "sv_idle", "sv_used")
+        with self.admin() as conn:
+            while not stop.wait(0.5):
+                for row in show(conn, "SHOW POOLS"):
+                    if row["database"] == self.settings["POOLKIT_DATABASE"]:
+                        seen.append(sum(int(row[k] or 0) for k in kinds))
+
+
+def pgbench(stack: Stack, argv: list[str], what: str) -> str:
+    run = subprocess.run(["pgbench", *argv], env=stack.password_env, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"pool_sweep: pgbench {what} failed:\n{(run.stdout + run.stderr)[-2000:]}")
+    return run.stdout + run.stderr
+
+
+def measure(stack: Stack, workload: str, pool_size: int, args: argparse.Namespace) -> PoolRun:
+    stack.deploy_pool(pool_size)
+    run = PoolRun(pool_size)
+    for round_ in range(args.rounds):
+        stop = threading.Event()
+        samples: list[int] = []
+        sampler = threading.Thread(target=stack.sample_servers, args=(stop, samples))
+        sampler.start()
+        out = pgbench(
+            stack,
+            [
+                "-n",
+                "-M",
+                "simple",
+                "-b",
+                SCRIPTS[workload][0],
+                "-c",
+                str(args.clients),
+                "-j",
+                str(args.clients),
+                "-T",
+                str(args.duration),
+                stack.dsn("POOLKIT_PGBOUNCER_PORT"),
+            ],
+            f"{workload} at pool {pool_size}",
+        )
+        stop.set()
+        sampler.join()
+        run.tps.append(parse_tps(out, f"{workload} pool {pool_size} round {round_ + 1}"))
+        run.server_connections = max([run.server_connections, *samples])
+    print(
+        f"  pool {pool_size:>3}: tps {', '.join(f'{t:.0f}' for t in run.tps)} "
+        f"(server connections seen: {run.server_connections})",
+        flush=True,
+    )
+    return run
+
+
+def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
+    script = ROOT / WORKDIR / f"{workload}.sql"
+    script.write_text(SCRIPTS[workload][1].replace(":scale", str(SCALE)))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "poolkit",
+            "calibrate",
+            stack.dsn("POOLKIT_POSTGRES_PORT"),
+            "--sql",
+            str(script),
+            "--max-clients",
+            str(args.clients),
+            "--cpu-cores",
+            str(args.cpu_cores),
+            "--time-budget",
+            str(args.calibrate_budget),
+            "--format",
+            "json",
+            "--plot",
+            str(ROOT / WORKDIR / f"calibrate-{workload}.png"),
+        ],
+        env={**stack.password_env, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"pool_sweep: poolkit calibrate failed:\n{run.stderr[-2000:]}")
+    return json.loads(run.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pools", default="2,4,8,16,32", help="pool sizes to sweep")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per pgbench run")
+    parser.add_argument("--rounds", type=int, default=2, help="pgbench runs per pool size")
+    parser.add_argument("--workloads", default="tpcb,select", help="tpcb, select or both")
+    parser.add_argument("--cpu-cores", type=int, default=2, help="the floor's cpu_cores")
+    parser.add_argument("--calibrate-budget", type=int, default=120)
+    parser.add_argument("--keep", action="store_true", help="leave the stack running")
+    args = parser.parse_args()
+    pools = sorted({int(p) for p in args.pools.split(",")})
+    workloads = args.workloads.split(",")
+    unknown = [w for w in workloads if w not in SCRIPTS]
+    if unknown or not pools or min(pools) < 1:
+        parser.error(f"--workloads takes {', '.join(SCRIPTS)}; --pools positive integers")
+    floor = args.cpu_cores * 2
+
+    stack = Stack()
+    started = time.monotonic()
+    print(f"==> docker compose -p {PROJECT} up (ports {sorted(PORTS.values())})", flush=True)
+    stack.up()
+    try:
+        print(f"==> pgbench -i -s {SCALE} on PostgreSQL", flush=True)
+        pgbench(stack, ["-i", "-q", "-s", str(SCALE), stack.dsn("POOLKIT_POSTGRES_PORT")], "-i")
+        results = {}
+        for workload in workloads:
+            print(
+                f"==> {workload}: {args.clients} clients through PgBouncer, "
+                f"{args.rounds} x {args.duration} s per pool size",
+                flush=True,
+            )
+            runs = {p: measure(stack, workload, p, args) for p in sorted({*pools, floor})}
+            print(
+                f"==> {workload}: poolkit calibrate on PostgreSQL (--sql, up to "
+                f"{args.clients} clients, {args.calibrate_budget} s)",
+                flush=True,
+            )
+            fit = calibrate(stack, workload, args)
+            # None when the fit is poor: then the floor stays (poolkit calibrate's rule).
+            recommended = fit.get("recommendation")
+            if isinstance(recommended, int) and recommended not in runs:
+                runs[recommended] = measure(stack, workload, recommended, args)
+            results[workload] = (runs, fit, recommended)
+        print(
+            f"\n==> results ({time.monotonic() - started:.0f} s; pgbench -c {args.clients} "
+            f"-j {args.clients} through PgBouncer, scale {SCALE})"
+        )
+        for workload, (runs, fit, recommended) in results.items():
+            r = ratios(runs, recommended if isinstance(recommended, int) else None, floor)
+            print(f"\n{workload} ({SCRIPTS[workload][0]})")
+            print("| pool_size | tps (mean) | rounds | server connections |")
+            print("|---:|---:|---|---:|")
+            for p in sorted(runs):
+                marks = [m for m, v in (("calibrated", recommended), ("floor", floor)) if v == p]
+                label = f"{p} ({', '.join(marks)})" if marks else str(p)
+                print(
+                    f"| {label} | {runs[p].mean:.0f} | "
+                    f"{', '.join(f'{t:.0f}' for t in runs[p].tps)} | "
+                    f"{runs[p].server_connections} |"
+                )
+            f = fit.get("fit") or {}
+            shape = ", ".join(
+                f"{k} {f[k]:.4g}"
+                for k in ("alpha", "beta", "lambda", "r2", "peak_concurrency")
+                if isinstance(f.get(k), (int, float))
+            )
+            print(f"calibration: recommended {recommended} ({fit.get('reason')}); {shape}")
+            calibrated_ratio = f"{r['calibrated']:.1%}" if r["calibrated"] is not None else "n/a"
+            print(
+                f"tps at the calibrated pool / best swept: {calibrated_ratio}; "
+                f"at the floor's pool ({floor}) / best swept: {r['floor']:.1%} "
+                f"(best {r['best_tps']:.0f} tps)"
+            )
+    finally:
+        if args.keep:
+            print(f"==> the stack stays up (docker compose -p {PROJECT} down -v to remove it)")
+        else:
+            stack.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
