@@ -7,6 +7,8 @@
 #   molecule converge -s pgbouncer
 #   scripts/soak.sh pgbouncer "pause_window or query_wait_timeout or lifetime" 5
 #   molecule destroy -s pgbouncer
+# SCENARIO `compose` soaks tests/compose instead (each round brings its stack up and down):
+#   scripts/soak.sh compose "exhaustion" 5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then
@@ -22,11 +24,18 @@ case $rounds in
     exit 2
     ;;
 esac
-if [ ! -d "molecule/$scenario/tests" ]; then
+export PATH="$PWD/.venv/bin:$PATH"
+run_round() {
+  pytest -p no:cacheprovider --connection=ansible --ansible-inventory="$inventory" \
+    --hosts="ansible://$hosts" -k "$expression" -rA -q "molecule/$scenario/tests"
+}
+if [ "$scenario" = compose ]; then
+  run_round() { pytest -p no:cacheprovider -k "$expression" -rA -q tests/compose; }
+elif [ ! -d "molecule/$scenario/tests" ]; then
   echo "soak.sh: no scenario '$scenario' (expected molecule/$scenario/tests)" >&2
   exit 2
 fi
-export PATH="$PWD/.venv/bin:$PATH"
+if [ "$scenario" != compose ]; then
 # Molecule 26's ephemeral directory: ~/.ansible/tmp/molecule.<checksum of the checkout's
 # name>.<scenario> (molecule/scenario.py).
 ephemeral=$(.venv/bin/python -c 'import sys; from pathlib import Path; from molecule.text import checksum
@@ -46,14 +55,13 @@ export MOLECULE_PROJECT_DIRECTORY="$PWD" MOLECULE_SCENARIO_NAME="$scenario" \
   MOLECULE_INVENTORY_FILE="$inventory" ANSIBLE_CONFIG="$PWD/ansible.cfg" \
   ANSIBLE_ROLES_PATH="$PWD/roles" ANSIBLE_FILTER_PLUGINS="$PWD/filter_plugins" \
   ANSIBLE_LIBRARY="$PWD/library" ANSIBLE_PIPELINING=true
+fi
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 failed_rounds=0
 for round in $(seq 1 "$rounds"); do
   started=$SECONDS
-  if ! pytest -p no:cacheprovider --connection=ansible --ansible-inventory="$inventory" \
-    --hosts="ansible://$hosts" -k "$expression" -rA -q "molecule/$scenario/tests" \
-    >"$results.$round" 2>&1; then
+  if ! run_round >"$results.$round" 2>&1; then
     failed_rounds=$((failed_rounds + 1))
   fi
   grep -E '^(PASSED|FAILED|ERROR) ' "$results.$round" | sed -E 's/ - .*//' >>"$results" || true
