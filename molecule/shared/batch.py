@@ -60,7 +60,9 @@ def run_cases(
         variables.write_text(json.dumps(cases[case]))
         hosts[alias] = {
             **(host_vars or {}),
-            "ansible_connection": "community.docker.docker",
+            # The short name, as molecule's inventory (.config/molecule/config.yml): Mitogen
+            # takes over `docker`, not `community.docker.docker`.
+            "ansible_connection": "docker",
             "ansible_host": container,
             "bad_input_file": str(variables),
         }

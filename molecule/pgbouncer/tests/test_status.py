@@ -64,9 +64,15 @@ def test_status_names_the_exhausted_pool_and_the_leak_suspect(bouncer, hostvars)
         started = time.monotonic()
         for waiter in waiters:
             waiter.start()
-        deadline = started + 3
-        while waiting_clients(bouncer, "app_tiny") < 2 and time.monotonic() < deadline:
+        # Their connects may take seconds on a loaded machine: wait until both are queued
+        # (this bounds the setup, not PgBouncer; query_wait_timeout counts from the queue).
+        deadline = started + 10
+        while (queued := waiting_clients(bouncer, "app_tiny")) < 2:
+            assert time.monotonic() < deadline, (
+                f"{queued} of 2 clients queued for app_tiny 10 s after they started: {errors}"
+            )
             time.sleep(0.05)
+        print(f"\nboth clients queued {time.monotonic() - started:.1f} s after they started")
         with ThreadPoolExecutor(2) as pool:
             exhausted, in_json = pool.map(lambda opts: status(hostvars, *opts), [(), ("--json",)])
         holder.execute("COMMIT")
