@@ -12,6 +12,7 @@ import sys
 from poolkit import PoolkitError, __version__
 from poolkit.cli import alerts as alerts_cmd
 from poolkit.cli import calibrate as calibrate_cmd
+from poolkit.cli import clients as clients_cmd
 from poolkit.cli import dashboard as dashboard_cmd
 from poolkit.cli import follow as follow_cmd
 from poolkit.cli import hash as hash_cmd
@@ -22,6 +23,7 @@ from poolkit.cli import status as status_cmd
 
 SUBCOMMANDS = (
     size_cmd,
+    clients_cmd,
     hash_cmd,
     status_cmd,
     alerts_cmd,
