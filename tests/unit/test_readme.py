@@ -5,11 +5,13 @@ exists (docs/sizing.md's worked example is checked in test_sizing.py)."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 import yaml
 
+from poolkit.cli import main
 from poolkit.render_size import render
 from poolkit.sizing import size
 from poolkit.topology import parse_topology
@@ -34,6 +36,20 @@ def test_the_size_table_in_the_readme_is_what_poolkit_size_prints():
     lines = render(size(parse_topology(topology)), "table").splitlines()
     shown = [line for line in block_after(".venv/bin/poolkit size examples/topology.yml ") if line]
     assert shown, "no block after the poolkit size command"
+    positions = [lines.index(line) for line in shown]  # ValueError names a drifted line
+    assert positions == sorted(positions), "the README's lines are out of order"
+
+
+def test_the_clients_output_in_the_readme_is_what_poolkit_clients_prints(capsys, monkeypatch):
+    """The README's `poolkit clients` command runs as written (from the repository); each
+    line it shows is in the output, in order."""
+    monkeypatch.chdir(REPO)
+    command = re.search(r"(?m)^\.venv/bin/poolkit (clients .*)$", README)
+    assert command, "no poolkit clients command in the README"
+    assert main(shlex.split(command.group(1))) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = [line for line in block_after(command.group(0)) if line]
+    assert shown, "no block after the poolkit clients command"
     positions = [lines.index(line) for line in shown]  # ValueError names a drifted line
     assert positions == sorted(positions), "the README's lines are out of order"
 
