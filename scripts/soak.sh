@@ -27,7 +27,7 @@ esac
 export PATH="$PWD/.venv/bin:$PATH"
 run_round() {
   pytest -p no:cacheprovider --connection=ansible --ansible-inventory="$inventory" \
-    --hosts="ansible://$hosts" -k "$expression" -rA -q "molecule/$scenario/tests"
+    --hosts="ansible://$hosts" -k "$expression" -rA -q $workers "molecule/$scenario/tests"
 }
 if [ "$scenario" = compose ]; then
   run_round() { pytest -p no:cacheprovider -k "$expression" -rA -q tests/compose; }
@@ -46,10 +46,12 @@ if [ ! -f "$inventory" ]; then
     "run 'molecule converge -s $scenario' first" >&2
   exit 2
 fi
-# The verifier's hosts (molecule.yml verifier.options.hosts), else every host.
-hosts=$(python3 -c 'import sys, yaml
+# The verifier's hosts (molecule.yml verifier.options.hosts), else every host, and its
+# pytest-xdist workers (n, dist), so the hosts' tests run side by side as in `make test`.
+read -r hosts workers < <(python3 -c 'import sys, yaml
 options = (yaml.safe_load(open(sys.argv[1])).get("verifier") or {}).get("options") or {}
-print(options.get("hosts", "all"))' "molecule/$scenario/molecule.yml")
+n, dist = options.get("n"), options.get("dist", "load")
+print(options.get("hosts", "all"), f"-n {n} --dist {dist}" if n else "")' "molecule/$scenario/molecule.yml")
 export MOLECULE_PROJECT_DIRECTORY="$PWD" MOLECULE_SCENARIO_NAME="$scenario" \
   MOLECULE_SCENARIO_DIRECTORY="$PWD/molecule/$scenario" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral" \
   MOLECULE_INVENTORY_FILE="$inventory" ANSIBLE_CONFIG="$PWD/ansible.cfg" \
