@@ -46,6 +46,8 @@ if [ ! -f "$inventory" ]; then
     "run 'molecule converge -s $scenario' first" >&2
   exit 2
 fi
+# The tests' own playbook runs use molecule's ansible.cfg, as in `make test` (the scenario's
+# strategy: Mitogen's, or Ansible's own in `security`).
 # The verifier's hosts (molecule.yml verifier.options.hosts), else every host, and its
 # pytest-xdist workers (n, dist), so the hosts' tests run side by side as in `make test`.
 read -r hosts workers < <(python3 -c 'import sys, yaml
@@ -54,7 +56,7 @@ n, dist = options.get("n"), options.get("dist", "load")
 print(options.get("hosts", "all"), f"-n {n} --dist {dist}" if n else "")' "molecule/$scenario/molecule.yml")
 export MOLECULE_PROJECT_DIRECTORY="$PWD" MOLECULE_SCENARIO_NAME="$scenario" \
   MOLECULE_SCENARIO_DIRECTORY="$PWD/molecule/$scenario" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral" \
-  MOLECULE_INVENTORY_FILE="$inventory" ANSIBLE_CONFIG="$PWD/ansible.cfg" \
+  MOLECULE_INVENTORY_FILE="$inventory" ANSIBLE_CONFIG="$ephemeral/ansible.cfg" \
   ANSIBLE_ROLES_PATH="$PWD/roles" ANSIBLE_FILTER_PLUGINS="$PWD/filter_plugins" \
   ANSIBLE_LIBRARY="$PWD/library" ANSIBLE_PIPELINING=true
 fi
