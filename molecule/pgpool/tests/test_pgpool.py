@@ -9,7 +9,7 @@ import time
 
 import psycopg
 import pytest
-from conftest import PASSWORDS, pool_nodes
+from conftest import PASSWORDS, pool_nodes, wait_for
 from converge import secrets_in_output
 
 from poolkit import pgpool as pgpool_settings
@@ -248,3 +248,35 @@ def test_show_all_lists_exactly_the_settings_table(pgpool, host):
     listed = plain - set(pgpool_settings.REFUSED)
     expected = pgpool_settings.keys_read_by(version)
     assert (sorted(listed - expected), sorted(expected - listed)) == ([], [])
+
+
+def test_a_restart_does_not_wait_for_connected_clients(host, pgpool):
+    """The role's drop-in stops Pgpool-II with SIGINT (fast shutdown): a restart with a client
+    connected and idle ends in seconds, the client's session is closed and new clients get
+    in. With the packaged SIGTERM (smart shutdown) the same restart waited for the client
+    until systemd's 90 s stop timeout."""
+    shown = host.run("systemctl show -p KillSignal -p TimeoutStopUSec pgpool2.service").stdout
+    assert "KillSignal=2\n" in shown, shown
+    idle = pgpool()
+    try:
+        idle.execute("SELECT 1")
+        started = time.monotonic()
+        restart = host.run("systemctl restart pgpool2.service")
+        took = time.monotonic() - started
+        assert restart.rc == 0, restart.stderr
+        with pytest.raises(psycopg.OperationalError):
+            idle.execute("SELECT 1")
+    finally:
+        idle.close()
+    print(f"\nrestart with one idle client connected: {took:.1f} s")
+    assert took < 20
+    assert wait_for(lambda: host.socket("tcp://0.0.0.0:9999").is_listening, timeout=30)
+
+    def serves():
+        try:
+            with pgpool() as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.OperationalError:
+            return False
+
+    assert wait_for(serves, timeout=30)
