@@ -310,8 +310,11 @@ def main() -> int:
             )
             fit = calibrate(stack, workload, args)
             # None when the fit is poor: then the floor stays (poolkit calibrate's rule).
+            # No recommendation (a poor fit): poolkit size keeps the floor, and so does this.
             recommended = fit.get("recommendation")
-            if isinstance(recommended, int) and recommended not in runs:
+            if not isinstance(recommended, int):
+                recommended = floor
+            if recommended not in runs:
                 runs[recommended] = measure(stack, workload, recommended, args)
             results[workload] = (runs, fit, recommended)
         print(
@@ -319,7 +322,7 @@ def main() -> int:
             f"-j {args.clients} through PgBouncer, scale {SCALE})"
         )
         for workload, (runs, fit, recommended) in results.items():
-            r = ratios(runs, recommended if isinstance(recommended, int) else None, floor)
+            r = ratios(runs, recommended, floor)
             print(f"\n{workload} ({SCRIPTS[workload][0]})")
             print("| pool_size | tps (mean) | rounds | server connections |")
             print("|---:|---:|---|---:|")
@@ -337,7 +340,8 @@ def main() -> int:
                 for k in ("alpha", "beta", "lambda", "r2", "peak_concurrency")
                 if isinstance(f.get(k), (int, float))
             )
-            print(f"calibration: recommended {recommended} ({fit.get('reason')}); {shape}")
+            fallback = "" if fit.get("recommendation") else " (no recommendation: the floor stays)"
+            print(f"calibration: pool {recommended}{fallback}: {fit.get('reason')}; {shape}")
             calibrated_ratio = f"{r['calibrated']:.1%}" if r["calibrated"] is not None else "n/a"
             print(
                 f"tps at the calibrated pool / best swept: {calibrated_ratio}; "
