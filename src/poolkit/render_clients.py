@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from typing import Any
 
 from poolkit import PoolkitError
 from poolkit.clients import LIBRARIES, AppPlan, ClientPlan, Code, Library, Pooler, Setting
+from poolkit.render_size import WIDTH, wrap
 
 FORMATS = ("text", "env", "snippets", "json")
-WIDTH = 96
 #: The call each library's settings go to, for a process and for a serverless invocation.
 CALLS = {
     "sqlalchemy": ("create_engine", "create_engine"),
@@ -173,17 +172,6 @@ def _library_dict(library: Library) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- text
 
 
-def _wrap(text: str, first: str, rest: str) -> list[str]:
-    return textwrap.wrap(
-        text,
-        width=WIDTH,
-        initial_indent=first,
-        subsequent_indent=rest,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-
-
 def library_line(library: Library) -> str:
     """One library's settings as one call: `create_engine(pool_size=10, ...)`."""
     pairs = _grouped(library.settings)
@@ -200,28 +188,28 @@ def library_line(library: Library) -> str:
 def render_text(plan: ClientPlan, *, source: str = "") -> str:
     title = f"poolkit clients{(' ' + source) if source else ''}"
     out = [f"{title}: {_pooler_title(plan.pooler)}"]
-    out += _wrap(f"{plan.prepared}: {plan.prepared_reason}", "  prepared statements  ", " " * 23)
+    out += wrap(f"{plan.prepared}: {plan.prepared_reason}", "  prepared statements  ", " " * 23)
     lifetime = f"{plan.recycle} s" if plan.recycle is not None else "none"
-    out += _wrap(f"{lifetime}: {plan.recycle_reason}", "  connection lifetime  ", " " * 23)
+    out += wrap(f"{lifetime}: {plan.recycle_reason}", "  connection lifetime  ", " " * 23)
     width = max(len(title) for title in LIBRARIES.values()) + 2
     for app in plan.apps:
-        out += ["", *_wrap(f"{app.name}: {_app_shape(app)}", "", "    ")]
+        out += ["", *wrap(f"{app.name}: {_app_shape(app)}", "", "    ")]
         for library in app.libraries:
             label = f"  {LIBRARIES[library.key]:<{width}}"
-            out += _wrap(library_line(library), label, " " * (len(label) + 2))
+            out += wrap(library_line(library), label, " " * (len(label) + 2))
     if plan.caveats:
         heading = "Pgpool-II" if plan.pooler.kind == "pgpool" else "What transaction pooling breaks"
         out += ["", f"{heading} (docs/transaction-pooling.md)"]
         for caveat in plan.caveats:
-            out += _wrap(f"{caveat.feature}: {caveat.instead}", "  - ", "    ")
+            out += wrap(f"{caveat.feature}: {caveat.instead}", "  - ", "    ")
     if plan.library_notes:
         out += ["", "Library notes"]
         for key, note in plan.library_notes:
-            out += _wrap(f"{LIBRARIES.get(key, key.capitalize())}: {note}", "  - ", "    ")
+            out += wrap(f"{LIBRARIES.get(key, key.capitalize())}: {note}", "  - ", "    ")
     if plan.notes:
         out += ["", "Notes"]
         for note in plan.notes:
-            out += _wrap(note, "  - ", "    ")
+            out += wrap(note, "  - ", "    ")
     return "\n".join(out) + "\n"
 
 
@@ -386,18 +374,18 @@ def _connect_snippet(library: Library, pairs: list[tuple[str, Any]]) -> list[str
 def render_snippets(plan: ClientPlan, *, source: str = "") -> str:
     title = f"poolkit clients{(' ' + source) if source else ''} --format snippets"
     out = [f"# {title}: {_pooler_title(plan.pooler)}."]
-    out += _wrap(
+    out += wrap(
         "Python, per application and library; DATABASE_URL points at the pooler. Pick the "
         "library the application uses.",
         "# ",
         "# ",
     )
     for app in plan.apps:
-        out += ["", "", *_wrap(f"===== {app.name}: {_app_shape(app)}", "# ", "# ")]
+        out += ["", "", *wrap(f"===== {app.name}: {_app_shape(app)}", "# ", "# ")]
         for library in app.libraries:
             unit = "invocation" if app.serverless else "process"
             out.append("")
-            out += _wrap(
+            out += wrap(
                 f"--- {LIBRARIES[library.key]}: at most {library.max_connections} per {unit} "
                 f"({library.bound})",
                 "# ",

@@ -62,7 +62,9 @@ def _rows(rows: list[tuple[str, ...]], indent: int = 2) -> list[str]:
     return lines
 
 
-def _wrap(text: str, first: str, rest: str) -> list[str]:
+def wrap(text: str, first: str, rest: str) -> list[str]:
+    """`text` wrapped at WIDTH columns, words and hyphenated words kept whole (also used by
+    poolkit.render_clients)."""
     return textwrap.wrap(
         text,
         width=WIDTH,
@@ -246,13 +248,13 @@ def render_table(sizing: Sizing, *, explain: bool = False, source: str = "") -> 
     ]
     out += _rows(app_rows)
     if s.prepared_statements == "supported":
-        out += _wrap(
+        out += wrap(
             f"prepared statements: supported ({s.prepared_reason}); keep driver defaults",
             "  ",
             "    ",
         )
     else:
-        out += _wrap(
+        out += wrap(
             f"prepared statements: {s.prepared_statements} ({s.prepared_reason}); "
             "psycopg prepare_threshold=None, asyncpg statement_cache_size=0, pgjdbc "
             "prepareThreshold=0",
@@ -265,15 +267,15 @@ def render_table(sizing: Sizing, *, explain: bool = False, source: str = "") -> 
     if s.notes:
         out.append("Notes")
         for note in s.notes:
-            out += _wrap(note, "  - ", "    ")
+            out += wrap(note, "  - ", "    ")
         out.append("")
 
     if explain:
         out.append("How each figure was derived")
         for d in s.derivations:
             out.append(f"  {d.name} = {d.value}")
-            out += _wrap(d.formula, "      ", "        ")
-            out += _wrap(f"source: {d.source}", "      ", "        ")
+            out += wrap(d.formula, "      ", "        ")
+            out += wrap(f"source: {d.source}", "      ", "        ")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -312,7 +314,7 @@ def render_ini(sizing: Sizing, *, explain: bool = False) -> str:
     def setting(key: str, value: int | str) -> None:
         derivation = by_name.get(f"pgbouncer.{key}")
         if explain and derivation is not None:
-            lines.extend(_wrap(derivation.formula, "; ", "; "))
+            lines.extend(wrap(derivation.formula, "; ", "; "))
         lines.append(f"{key} = {value}")
 
     setting("pool_mode", POOL_MODE)
@@ -359,10 +361,10 @@ def render_ini(sizing: Sizing, *, explain: bool = False) -> str:
             "statement_cache_size=0, pgjdbc prepareThreshold=0"
         )
     lines.extend(
-        _wrap(f"prepared statements {s.prepared_statements}: {s.prepared_reason}", ";   ", ";     ")
+        wrap(f"prepared statements {s.prepared_statements}: {s.prepared_reason}", ";   ", ";     ")
     )
     if s.notes:
         lines.append("")
         for note in s.notes:
-            lines.extend(_wrap(note, "; note: ", ";   "))
+            lines.extend(wrap(note, "; note: ", ";   "))
     return "\n".join(lines) + "\n"
