@@ -13,6 +13,7 @@ import pytest
 from conftest import PASSWORDS
 from credentials import assert_stored_encrypted
 
+CREDENTIAL = "/etc/poolkit/credentials/pgpool-exporter.password"
 FETCH = (
     "python3 -c 'import sys, urllib.request; "
     'sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9719/metrics", timeout=10)'
@@ -51,32 +52,20 @@ def test_the_exporter_runs_as_a_dynamic_user_with_the_copied_package(host):
     assert host.file("/opt/poolkit/pgpool/lib/poolkit/cli/pgpool_exporter.py").exists
 
 
+def exporter_started(host) -> int:
+    return int(
+        host.run(
+            "systemctl show -p ActiveEnterTimestampMonotonic --value poolkit-pgpool-exporter"
+        ).stdout.strip()
+    )
+
+
 def test_the_password_is_on_disk_only_encrypted(host):
-    credential = "/etc/poolkit/credentials/pgpool-exporter.password"
-    assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], credential)
+    assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], CREDENTIAL)
 
 
-def test_a_credential_that_no_longer_decrypts_is_replaced(host, converge):
-    """As after a re-installed host (a new host key): library/poolkit_credential.py finds
-    the stored file does not decrypt, encrypts the password again and the handler restarts
-    the exporter, which then logs in with it."""
-    credential = "/etc/poolkit/credentials/pgpool-exporter.password"
-    metrics(host)
-    started = host.run(
-        "systemctl show -p ActiveEnterTimestampMonotonic --value poolkit-pgpool-exporter"
-    ).stdout.strip()
-    assert host.run(f"echo not-a-credential > {credential}").rc == 0
-    run = converge()
-    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-    task = run.stdout.split("Store the exporter's password encrypted", 1)[1].split("TASK", 1)[0]
-    assert "changed: [" in task, run.stdout[-3000:]
-    assert host.run(f"systemd-creds decrypt --name=password {credential} - >/dev/null").rc == 0
-    assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], credential)
-    restarted = host.run(
-        "systemctl show -p ActiveEnterTimestampMonotonic --value poolkit-pgpool-exporter"
-    ).stdout.strip()
-    assert int(restarted) > int(started)
-    assert "pgpool2_up 1.0" in metrics(host)
+# A credential that no longer decrypts is replaced: test_pgpool.py, on the -vvv converge it
+# shares with test_verbose_run_prints_no_password_or_key (one converge fewer per host).
 
 
 def test_disabling_the_exporter_removes_it(host, converge):
@@ -86,7 +75,7 @@ def test_disabling_the_exporter_removes_it(host, converge):
         off = converge(json.dumps({"pgpool_exporter_enabled": False}))
         assert off.returncode == 0, (off.stdout + off.stderr)[-3000:]
         assert not host.file("/etc/systemd/system/poolkit-pgpool-exporter.service").exists
-        assert not host.file("/etc/poolkit/credentials/pgpool-exporter.password").exists
+        assert not host.file(CREDENTIAL).exists
         assert not host.file("/opt/poolkit/pgpool/lib").exists
         assert host.run(FETCH).rc != 0
     finally:

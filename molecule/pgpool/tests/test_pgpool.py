@@ -5,12 +5,17 @@ checks and re-attaching a backend."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from dataclasses import dataclass
 
 import psycopg
 import pytest
 from conftest import PASSWORDS, pool_nodes, wait_for
+from converge import converge as run_converge
 from converge import secrets_in_output
+from credentials import assert_stored_encrypted
+from test_exporter import CREDENTIAL, exporter_started, metrics
 
 from poolkit import pgpool as pgpool_settings
 
@@ -231,10 +236,40 @@ def test_logs_go_to_the_rotated_file(host):
     assert rotate.rc == 0, rotate.stderr
 
 
-def test_verbose_run_prints_no_password_or_key(converge):
-    """ansible-playbook -vvv of the role: no password and no pool key in its output. (It
-    also converges back from test_reloadable_change_keeps_the_pid: one converge fewer.)"""
-    assert not secrets_in_output(converge(verbosity=3), PASSWORDS)
+@dataclass
+class VerboseRun:
+    run: subprocess.CompletedProcess
+    exporter_started: int
+
+
+@pytest.fixture(scope="module")
+def verbose_run(host):
+    """One `ansible-playbook -vvv` converge for two tests: first the exporter's stored
+    credential is made undecryptable, as after a re-installed host (a new host key), so the
+    verbose run also re-encrypts a password, the path most likely to print one. It also
+    converges back from test_reloadable_change_keeps_the_pid. One converge instead of two."""
+    metrics(host)
+    started = exporter_started(host)
+    assert host.run(f"echo not-a-credential > {CREDENTIAL}").rc == 0
+    return VerboseRun(run_converge(host.backend.host, None, 3), started)
+
+
+def test_verbose_run_prints_no_password_or_key(verbose_run):
+    """ansible-playbook -vvv of the role: no password and no pool key in its output."""
+    assert not secrets_in_output(verbose_run.run, PASSWORDS)
+
+
+def test_a_credential_that_no_longer_decrypts_is_replaced(host, verbose_run):
+    """library/poolkit_credential.py finds the stored file does not decrypt, encrypts the
+    password again and the handler restarts the exporter, which then logs in with it."""
+    run = verbose_run.run
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    task = run.stdout.split("Store the exporter's password encrypted", 1)[1].split("TASK", 1)[0]
+    assert "changed: [" in task, task[-3000:]
+    assert host.run(f"systemd-creds decrypt --name=password {CREDENTIAL} - >/dev/null").rc == 0
+    assert_stored_encrypted(host, PASSWORDS["pgpool_monitor"], CREDENTIAL)
+    assert exporter_started(host) > verbose_run.exporter_started
+    assert "pgpool2_up 1.0" in metrics(host)
 
 
 def test_show_all_lists_exactly_the_settings_table(pgpool, host):
