@@ -38,7 +38,10 @@ apply_roles() {
 case "${1:-}" in
 render)
   cd /poolkit
+  # The checkout is the collection poolkit.poolkit (ansible.cfg: collections/) and its
+  # filters import the poolkit package from it: the controller's Python here is Debian's.
   export ANSIBLE_LOCAL_TEMP=/tmp/ansible ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
+  export PYTHONPATH=/poolkit/src
   exec ansible-playbook -i localhost, compose/render.yml
   ;;
 postgres)

@@ -57,8 +57,7 @@ print(options.get("hosts", "all"), f"-n {n} --dist {dist}" if n else "")' "molec
 export MOLECULE_PROJECT_DIRECTORY="$PWD" MOLECULE_SCENARIO_NAME="$scenario" \
   MOLECULE_SCENARIO_DIRECTORY="$PWD/molecule/$scenario" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral" \
   MOLECULE_INVENTORY_FILE="$inventory" ANSIBLE_CONFIG="$ephemeral/ansible.cfg" \
-  ANSIBLE_ROLES_PATH="$PWD/roles" ANSIBLE_FILTER_PLUGINS="$PWD/filter_plugins" \
-  ANSIBLE_LIBRARY="$PWD/library" ANSIBLE_PIPELINING=true
+  ANSIBLE_COLLECTIONS_PATH="$PWD/collections:$HOME/.ansible/collections" ANSIBLE_PIPELINING=true
 fi
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT

@@ -31,7 +31,7 @@ def run_playbook(
     timeout: int = 300,
 ) -> subprocess.CompletedProcess:
     """Run any playbook (e.g. playbooks/maintenance.yml) on the host `limit` of the
-    scenario's inventory (plus `more_inventory`), with the repository's roles and filters."""
+    scenario's inventory (plus `more_inventory`), with the repository's collection."""
     project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"]]
     if more_inventory:
@@ -43,9 +43,7 @@ def run_playbook(
         cmd.append("-" + "v" * verbosity)
     env = dict(
         os.environ,
-        ANSIBLE_ROLES_PATH=str(project / "roles"),
-        ANSIBLE_FILTER_PLUGINS=str(project / "filter_plugins"),
-        ANSIBLE_LIBRARY=str(project / "library"),
+        ANSIBLE_COLLECTIONS_PATH=f"{project / 'collections'}:~/.ansible/collections",
         ANSIBLE_NOCOLOR="1",
     )
     if stdout_callback:

@@ -1,7 +1,7 @@
 """PgBouncer configuration by version: pgbouncer.ini sections, preflight checks, restarts.
 
 Pure functions behind the ``poolkit_pgbouncer_*`` Ansible filters
-(filter_plugins/poolkit_pgbouncer.py) and the pgbouncer role's plan
+(plugins/filter/poolkit_pgbouncer.py) and the pgbouncer role's plan
 (`poolkit.pgbouncer_plan`). This module is the one place to import them from; each job
 lives in a module of its own:
 

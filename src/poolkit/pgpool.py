@@ -1,7 +1,7 @@
 """Pgpool-II configuration by version: pgpool.conf, backends, preflight, restarts.
 
 Pure functions behind the ``poolkit_pgpool_*`` Ansible filters
-(filter_plugins/poolkit_pgpool.py) and the pgpool role's plan (`poolkit.pgpool_plan`).
+(plugins/filter/poolkit_pgpool.py) and the pgpool role's plan (`poolkit.pgpool_plan`).
 This module is the one place to import them from; each job lives in a module of its own:
 
 * `poolkit.pgpool_tables`: what each release reads (keys, renames, choices, backend keys,

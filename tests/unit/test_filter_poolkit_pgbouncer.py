@@ -1,15 +1,11 @@
-"""filter_plugins/poolkit_pgbouncer.py, loaded by path and called directly."""
+"""plugins/filter/poolkit_pgbouncer.py, loaded by path and called directly."""
 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import AnsibleUnsafeText
 
@@ -17,7 +13,7 @@ from poolkit import PoolkitError
 from poolkit import pgbouncer as pgb
 from poolkit.sizing import size_dict
 
-PLUGIN = Path(__file__).resolve().parents[2] / "filter_plugins" / "poolkit_pgbouncer.py"
+PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "poolkit_pgbouncer.py"
 TOPOLOGY = {
     "database": {"max_connections": 100, "cpu_cores": 4},
     "poolers": {"hosts": 1, "processes_per_host": 2},
@@ -65,14 +61,6 @@ def test_filter_module_exposes_the_eleven_filters():
         "poolkit_pgbouncer_hardened",
         "poolkit_pgbouncer_followed",
     }
-
-
-@pytest.mark.parametrize("name", sorted(FILTERS))
-def test_each_filter_has_yaml_documentation_examples_and_return(name):
-    docs = plugin.FILTER_DOCS[name]
-    assert yaml.safe_load(docs["DOCUMENTATION"])["name"] == name
-    assert yaml.safe_load(docs["EXAMPLES"])
-    assert "_value" in yaml.safe_load(docs["RETURN"])
 
 
 def test_version_from_unsafe_text():
@@ -212,31 +200,3 @@ def test_errors_become_ansible_filter_errors(name, args, complaint):
         FILTERS[name](*args)
     assert complaint in excinfo.value.message
     assert not isinstance(excinfo.value, PoolkitError)
-
-
-def test_plugin_falls_back_to_the_checkout_when_poolkit_is_not_installed(tmp_path):
-    # -S skips site-packages .pth files, so the editable install of poolkit is invisible;
-    # ansible is made importable by adding site-packages itself to sys.path.
-    code = (
-        "import sys, importlib.util\n"
-        f"sys.path.append({sysconfig.get_paths()['purelib']!r})\n"
-        "try:\n"
-        "    import poolkit\n"
-        "    print('poolkit unexpectedly importable')\n"
-        "    sys.exit(1)\n"
-        "except ImportError:\n"
-        "    pass\n"
-        f"spec = importlib.util.spec_from_file_location('plugin', {str(PLUGIN)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "print(module.FilterModule().filters()['poolkit_pgbouncer_version']('1.24.1-1'))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "1.24.1"

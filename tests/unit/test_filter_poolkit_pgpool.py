@@ -1,21 +1,17 @@
-"""filter_plugins/poolkit_pgpool.py, loaded by path and called directly."""
+"""plugins/filter/poolkit_pgpool.py, loaded by path and called directly."""
 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import AnsibleUnsafeText
 
 from poolkit import PoolkitError
 
-PLUGIN = Path(__file__).resolve().parents[2] / "filter_plugins" / "poolkit_pgpool.py"
+PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "poolkit_pgpool.py"
 # From the real pg_enc / pg_md5 (see tests/unit/test_pgpool_config.py for the commands).
 POOL_KEY = "poolkit-test-key"
 APP_LINE = "app:AESxa73vzhHByTo8waBTT77uQ=="
@@ -57,14 +53,6 @@ def test_filter_module_exposes_the_eight_filters():
         "poolkit_pgpool_pcp_conf",
         "poolkit_pgpool_restart_keys",
     }
-
-
-@pytest.mark.parametrize("name", sorted(FILTERS))
-def test_each_filter_has_yaml_documentation_examples_and_return(name):
-    docs = plugin.FILTER_DOCS[name]
-    assert yaml.safe_load(docs["DOCUMENTATION"])["name"] == name
-    assert yaml.safe_load(docs["EXAMPLES"])
-    assert "_value" in yaml.safe_load(docs["RETURN"])
 
 
 def test_version_from_unsafe_text():
@@ -184,34 +172,6 @@ def test_errors_become_ansible_filter_errors(name, args, complaint):
         FILTERS[name](*args)
     assert complaint in excinfo.value.message
     assert not isinstance(excinfo.value, PoolkitError)
-
-
-def test_plugin_falls_back_to_the_checkout_when_poolkit_is_not_installed(tmp_path):
-    # python -S skips site-packages (where the editable poolkit install lives); only
-    # ansible is made importable by adding site-packages itself to sys.path.
-    code = (
-        "import sys, importlib.util\n"
-        f"sys.path.append({sysconfig.get_paths()['purelib']!r})\n"
-        "try:\n"
-        "    import poolkit\n"
-        "    print('poolkit unexpectedly importable')\n"
-        "    sys.exit(1)\n"
-        "except ImportError:\n"
-        "    pass\n"
-        f"spec = importlib.util.spec_from_file_location('plugin', {str(PLUGIN)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "print(module.FilterModule().filters()['poolkit_pgpool_version']('4.6.1-2'))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "4.6.1"
 
 
 # ------------------------------------------------------------------------- restart keys

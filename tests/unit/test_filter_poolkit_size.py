@@ -1,4 +1,4 @@
-"""filter_plugins/poolkit_size.py: called directly, without the installed package, and
+"""plugins/filter/poolkit_size.py: called directly, and as poolkit.poolkit.poolkit_size
 inside a real ansible-playbook run (tests/unit/playbooks/poolkit_size_filter.yml)."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from poolkit import PoolkitError
 from poolkit.sizing import size_dict
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGIN = REPO / "filter_plugins" / "poolkit_size.py"
+PLUGIN = REPO / "plugins" / "filter" / "poolkit_size.py"
 PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "poolkit_size_filter.yml"
 EXAMPLE = yaml.safe_load((REPO / "examples" / "topology.yml").read_text(encoding="utf-8"))
 
@@ -54,12 +53,6 @@ def test_filter_module_exposes_poolkit_size():
     assert set(plugin.FilterModule().filters()) == {"poolkit_size"}
 
 
-def test_documentation_examples_and_return_are_yaml():
-    assert yaml.safe_load(plugin.DOCUMENTATION)["name"] == "poolkit_size"
-    assert yaml.safe_load(plugin.EXAMPLES)
-    assert "_value" in yaml.safe_load(plugin.RETURN)
-
-
 def test_filter_returns_the_sizing_dict():
     assert poolkit_size(EXAMPLE) == size_dict(EXAMPLE)
 
@@ -78,45 +71,13 @@ def test_filter_error_is_an_ansible_filter_error_with_the_same_message():
     assert excinfo.value.message == str(expected.value)
 
 
-def test_filter_imports_poolkit_from_the_checkout_when_not_installed(tmp_path):
-    # -S skips site-packages and its .pth files (the editable install); PYTHONPATH keeps
-    # ansible importable, so only the plugin's fallback can find poolkit.
-    code = (
-        "import importlib.util, json, sys\n"
-        "try:\n"
-        "    import poolkit\n"
-        "except ImportError:\n"
-        "    pass\n"
-        "else:\n"
-        "    sys.exit('poolkit is importable without the fallback')\n"
-        f"spec = importlib.util.spec_from_file_location('f', {str(PLUGIN)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "topology = json.loads(sys.stdin.read())\n"
-        "print(module.FilterModule().filters()['poolkit_size'](topology)['limits']['nofile'])\n"
-    )
-    env = {"PYTHONPATH": sysconfig.get_paths()["purelib"], "PATH": os.environ.get("PATH", "")}
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        input=json.dumps(EXAMPLE),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == size_dict(EXAMPLE)["limits"]["nofile"]
-
-
 def _run_playbook(tmp_path: Path, extra_vars: dict) -> subprocess.CompletedProcess[str]:
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(tmp_path / "no-ansible.cfg"),  # ignore the repository's
-        "ANSIBLE_FILTER_PLUGINS": str(REPO / "filter_plugins"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
         "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
         "ANSIBLE_NOCOLOR": "1",

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 from poolkit import PoolkitError
 from poolkit.switchover import followers_problems, plan
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "filter_plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from poolkit_switchover import FilterModule
 
 

@@ -56,7 +56,9 @@ KNOWN = role_variables()
 
 def strings_of(path: Path) -> list[str]:
     """The string constants of a module, but a bare identifier (a dict key such as
-    "patroni_endpoints" in ``config.get(...)``, not a message)."""
+    "patroni_endpoints" in ``config.get(...)``, not a message); a side-car .yml whole."""
+    if path.suffix == ".yml":
+        return [path.read_text()]
     tree = ast.parse(path.read_text())
     return [
         n.value
@@ -80,11 +82,11 @@ def test_messages_name_only_variables_the_roles_have(module):
 
 
 @pytest.mark.parametrize(
-    "plugin", sorted(p.name for p in (ROOT / "filter_plugins").glob("poolkit_*.py"))
+    "plugin", sorted(p.name for p in (ROOT / "plugins" / "filter").glob("poolkit_*.*"))
 )
 def test_filter_documentation_names_only_variables_the_roles_have(plugin):
     # Names an example defines for itself (register:, set_fact keys) carry no role prefix.
-    assert unknown(strings_of(ROOT / "filter_plugins" / plugin)) == set()
+    assert unknown(strings_of(ROOT / "plugins" / "filter" / plugin)) == set()
 
 
 def test_the_check_finds_a_drifted_name():

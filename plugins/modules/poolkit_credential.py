@@ -17,6 +17,8 @@ from ansible.module_utils.basic import AnsibleModule
 DOCUMENTATION = r"""
 module: poolkit_credential
 short_description: Store a secret encrypted by systemd-creds, for LoadCredentialEncrypted=
+version_added: 0.1.0
+author: poolkit
 description:
   - Encrypts O(secret) with C(systemd-creds encrypt) (the host key, and the TPM2 when the
     host has one) into O(path), in a directory only root can enter (mode 0700).
@@ -46,7 +48,7 @@ requirements: [systemd 250 or newer on the host (systemd-creds)]
 
 EXAMPLES = r"""
 - name: Store the exporter's password encrypted
-  poolkit_credential:
+  poolkit.poolkit.poolkit_credential:
     path: /etc/poolkit/credentials/pgpool-exporter.password
     secret: "{{ pgpool_monitor_password }}"
   notify: Restart pgpool exporter
