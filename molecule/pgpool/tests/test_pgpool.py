@@ -260,8 +260,8 @@ def test_verbose_run_prints_no_password_or_key(verbose_run):
 
 
 def test_a_credential_that_no_longer_decrypts_is_replaced(host, verbose_run):
-    """library/poolkit_credential.py finds the stored file does not decrypt, encrypts the
-    password again and the handler restarts the exporter, which then logs in with it."""
+    """plugins/modules/poolkit_credential.py finds the stored file does not decrypt, encrypts
+    the password again and the handler restarts the exporter, which then logs in with it."""
     run = verbose_run.run
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     task = run.stdout.split("Store the exporter's password encrypted", 1)[1].split("TASK", 1)[0]
