@@ -8,21 +8,16 @@ handler restarts the unit that loads it)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
 module: poolkit_credential
 short_description: Store a secret encrypted by systemd-creds, for LoadCredentialEncrypted=
 version_added: 0.1.0
-author: poolkit
+author: poolkit maintainers (@poolkit)
 description:
   - Encrypts O(secret) with C(systemd-creds encrypt) (the host key, and the TPM2 when the
     host has one) into O(path), in a directory only root can enter (mode 0700).
-  - A re-run decrypts the stored file and compares: an unchanged secret changes nothing.
+  - A re-run decrypts the stored file and compares it with O(secret), so an unchanged
+    secret changes nothing.
   - The secret is never written in plaintext, never returned, never logged.
 options:
   path:
@@ -61,6 +56,12 @@ path:
   type: str
 """
 
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
 SYSTEMD_CREDS = "systemd-creds"
 
 
@@ -69,7 +70,7 @@ def stored_secret(module: AnsibleModule, path: str, name: str) -> str | None:
     host's key (a re-installed host, a file copied from elsewhere): then it is replaced."""
     if not os.path.exists(path):
         return None
-    rc, out, _ = module.run_command(
+    rc, out, _err = module.run_command(
         [SYSTEMD_CREDS, "decrypt", f"--name={name}", path, "-"], binary_data=True
     )
     return out if rc == 0 else None
@@ -82,7 +83,7 @@ def encrypt(module: AnsibleModule, path: str, name: str, secret: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=".poolkit-credential.", dir=directory)
     os.close(handle)
     try:
-        rc, _, err = module.run_command(
+        rc, _out, err = module.run_command(
             [SYSTEMD_CREDS, "encrypt", f"--name={name}", "-", temporary],
             data=secret,
             binary_data=True,
