@@ -14,14 +14,16 @@ export ANSIBLE_NOCOLOR ?= 1
 # run one after another, the lanes side by side (scripts/lanes.sh). Lanes of about equal
 # length: measured times in the README ("Tests"). `make test` adds a short third lane: lint,
 # the unit tests, then the compose tests (`compose`: `make smoke` and the rest of
-# tests/compose). Three scenarios at once slowed each other so much that a converge under load
-# outran its 300 s limit: two long lanes. Run a subset in one lane:
+# tests/compose), then `collection` (`make collection`: the collection and the wheel
+# installed and used outside the checkout, tests/collection). Three scenarios at once slowed
+# each other so much that a converge under load outran its 300 s limit: two long lanes. Run a
+# subset in one lane:
 #   make molecule SCENARIOS="pgpool security"
 LANES ?= "pgbouncer security" "ha pgpool"
-SHORT_LANE ?= "lint unit compose"
+SHORT_LANE ?= "lint unit compose collection"
 SCENARIOS ?=
 
-.PHONY: help setup demo demo-ha demo-ha-down lab deploy test lint unit smoke molecule clean
+.PHONY: help setup demo demo-ha demo-ha-down lab deploy test lint unit smoke collection molecule clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -61,17 +63,22 @@ test: setup ## Everything CI runs: lint and unit tests, the compose tests and mo
 # a summary (its FAILED lines, first errors, the log's path) that a cut log still shows.
 STAGE := scripts/stage.sh
 
-lint: ## ansible-lint (production profile), yamllint, ruff
+lint: ## ansible-lint (production profile), yamllint, ruff, ansible-test sanity on the collection
 	@$(STAGE) lint bash -euo pipefail -c '\
 	  echo "==> ruff"; \
-	  ruff check src tests filter_plugins library scripts molecule bench; \
-	  ruff format --check src tests filter_plugins library scripts molecule bench; \
+	  ruff check src tests plugins scripts molecule bench; \
+	  ruff format --check src tests plugins scripts molecule bench; \
 	  echo "==> yamllint"; yamllint --strict .; \
-	  echo "==> ansible-lint (production profile)"; ansible-lint'
+	  echo "==> ansible-lint (production profile)"; ansible-lint; \
+	  echo "==> ansible-test sanity (the collection as built)"; scripts/sanity.sh'
 
 unit: ## Unit and property tests (pytest tests/unit)
 	@echo "==> pytest tests/unit"
 	@$(STAGE) unit pytest tests/unit
+
+collection: ## Build the collection tarball and the wheel, install them outside the checkout, deploy and query (tests/collection)
+	@echo "==> pytest tests/collection (the collection and the wheel, used from a directory of their own)"
+	@$(STAGE) collection pytest tests/collection
 
 smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, down -v)
 	@echo "==> pytest tests/compose (docker-compose.yml as project poolkit-smoke)"

@@ -2,11 +2,13 @@
 # Molecule scenarios in lanes: the scenarios of one lane run one after another, the lanes side
 # by side (their containers mostly wait on each other, and each scenario has its own
 # containers, networks and ports). `compose` in a lane is the compose tests (`make smoke`,
-# project poolkit-smoke, ports of their own). Each stage's output is in .cache/test-logs/;
-# the terminal shows when each starts and ends, and a failing one's summary (scripts/stage.sh).
+# project poolkit-smoke, ports of their own); `collection` is tests/collection (the collection
+# tarball and the wheel used outside the checkout, containers poolkit-collection-*). Each
+# stage's output is in .cache/test-logs/; the terminal shows when each starts and ends, and a
+# failing one's summary (scripts/stage.sh).
 # `lint` and `unit` in a lane are `make lint` and `make unit` (`make test` runs them as a third,
 # short lane beside the first minutes of the others, which mostly wait on Docker then).
-#   scripts/lanes.sh "lint unit compose" "pgbouncer security" "ha pgpool"
+#   scripts/lanes.sh "lint unit compose collection" "pgbouncer security" "ha pgpool"
 set -uo pipefail
 here=$(dirname "$0")
 lane() {
@@ -19,6 +21,11 @@ lane() {
     if [ "$scenario" = compose ]; then
       echo "==> pytest tests/compose (log: .cache/test-logs/compose.log)"
       POOLKIT_STAGE_QUIET=1 "$here/stage.sh" compose pytest tests/compose || return 1
+      continue
+    fi
+    if [ "$scenario" = collection ]; then
+      echo "==> pytest tests/collection (log: .cache/test-logs/collection.log)"
+      POOLKIT_STAGE_QUIET=1 "$here/stage.sh" collection pytest tests/collection || return 1
       continue
     fi
     echo "==> molecule test -s $scenario (log: .cache/test-logs/molecule-$scenario.log)"

@@ -46,7 +46,7 @@ def lanes(target: str) -> list[list[str]]:
     return [lane.split() for lane in shlex.split(line)[1:]]
 
 
-CHECKS = {"lint", "unit", "compose"}
+CHECKS = {"lint", "unit", "compose", "collection"}
 
 
 @pytest.mark.parametrize("target", ["test", "molecule"])
