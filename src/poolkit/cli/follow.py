@@ -25,7 +25,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from poolkit import PoolkitError
@@ -78,6 +79,55 @@ def ask(endpoint: str, context: ssl.SSLContext, timeout: float) -> Answer:
             return Answer(endpoint, json.loads(response.read()))
     except (OSError, ValueError, urllib.error.URLError) as exc:
         return Answer(endpoint, None, str(getattr(exc, "reason", exc)))
+
+
+#: How long a round waits for the remaining endpoints once a majority of them answered.
+GRACE = 0.05
+
+
+class Poller:
+    """Asks every endpoint each round, without waiting on one that does not answer.
+
+    A round ends when every endpoint answered, or once a majority of them did and GRACE
+    passed: a killed member's API answers nothing until the request's timeout (1 s), and
+    waiting for it cost every round that second, the rounds that see the new leader and
+    wait for its promotion included. An endpoint whose request from an earlier round is still
+    out is not asked again; it counts as no answer. A late answer is dropped, not used in a
+    later round. `poolkit.follower.decide` then counts only the endpoints that answered, as
+    before, so a majority of all endpoints agreeing decides as it would have after the
+    timeout."""
+
+    def __init__(self, endpoints: Sequence[str], ask_one: Callable[[str], Answer]):
+        self.endpoints = tuple(endpoints)
+        self.ask_one = ask_one
+        self.pool = ThreadPoolExecutor(max_workers=len(self.endpoints))
+        self.out: dict[str, Future] = {}
+
+    def round(self) -> list[Answer]:
+        asked = {}
+        for endpoint in self.endpoints:
+            earlier = self.out.get(endpoint)
+            if earlier is None or earlier.done():
+                self.out[endpoint] = asked[endpoint] = self.pool.submit(self.ask_one, endpoint)
+        majority = len(self.endpoints) // 2 + 1
+        pending = set(asked.values())
+        while pending:
+            answered = len(asked) - len(pending)
+            if answered >= majority:
+                wait(pending, timeout=GRACE)
+                break
+            _, pending = wait(pending, return_when=FIRST_COMPLETED)
+        answers = []
+        for endpoint in self.endpoints:
+            future = asked.get(endpoint)
+            if future is not None and future.done():
+                answers.append(future.result())
+            else:
+                answers.append(Answer(endpoint, None, "no answer yet"))
+        return answers
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def ask_status(api_url: str, context: ssl.SSLContext, timeout: float) -> tuple[dict | None, str]:
@@ -218,10 +268,11 @@ def run(args) -> int:
     current, replicas = target_of_include(included), replicas_of_include(included)
     print(f"following {', '.join(config.endpoints)}; starting from {current or 'no target'}")
     last_reason, since = None, time.time()
-    with ThreadPoolExecutor(max_workers=len(config.endpoints)) as pool:
+    poller = Poller(config.endpoints, lambda e: ask(e, context, config.timeout))
+    try:
         while True:
             started = time.monotonic()
-            answers = list(pool.map(lambda e: ask(e, context, config.timeout), config.endpoints))
+            answers = poller.round()
             decision = decide(
                 current, answers, replicas, config.max_replica_lag, config.single_replica
             )
@@ -258,3 +309,5 @@ def run(args) -> int:
                 return 0 if decision.target else 1
             interval = min(config.interval, 0.1) if decision.promoting else config.interval
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        poller.close()
