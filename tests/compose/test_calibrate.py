@@ -81,10 +81,14 @@ def test_calibrate_measures_the_primary_and_drops_its_scratch_schema(stack):
     levels = [point["concurrency"] for point in result["points"]]
     assert levels == [1, 2, 4, 8], result
     assert all(point["mean_tps"] > 0 for point in result["points"]), result
-    # Four short levels may fit poorly; then the floor stands and the reason says so. Either way
-    # the block to paste into the topology names a concurrency.
-    assert result["calibration"]["useful_concurrency"] >= 1, result
-    assert result["reason"], result
+    # Four short levels on a busy machine may fit poorly: then no recommendation and no
+    # block to paste (the floor stands), and the reason says why. Otherwise the block names
+    # the recommendation.
+    if result["recommendation"] is None:
+        assert "calibration" not in result, result
+        assert result["reason"], result
+    else:
+        assert result["calibration"]["useful_concurrency"] == result["recommendation"] >= 1
     assert scratch_schemas(stack) == 0
 
 
