@@ -74,7 +74,14 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
         before = replica_selects()
         time.sleep(2)
         balanced = replica_selects() - before
-        healed = pgpool_status()
+        # The attach restarts Pgpool-II's children (below): a status query in that moment
+        # fails to connect. The status must say OK within 15 s of the replica showing up.
+        while True:
+            healed = pgpool_status()
+            if healed.returncode == 0 or time.monotonic() - up_at > 15:
+                break
+            time.sleep(0.5)
+        healed_after = time.monotonic() - up_at
     finally:
         stop.set()
         for thread in threads:
@@ -106,7 +113,10 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
         f" errors: {sorted({error for _, error in failed})[:3]}"
     )
     print(f"--- poolkit status, replica down (exit {degraded.returncode}):\n{degraded.stdout}")
-    print(f"--- after pgpool-attach.yml (exit {healed.returncode}):\n{healed.stdout}")
+    print(
+        f"--- after pgpool-attach.yml (exit {healed.returncode}, {healed_after:.1f} s after the "
+        f"replica showed up):\n{healed.stdout}"
+    )
     assert degraded.returncode == 1, degraded.stdout + degraded.stderr
     assert "WARNING   node 1 (standby)" in degraded.stdout
     assert "pgpool-attach.yml" in degraded.stdout
