@@ -40,6 +40,26 @@ def children(pooler) -> str:
     return pooler.check_output("ps -eo args | grep '[p]gpool:' | sort | uniq -c")
 
 
+# Pgpool-II's log lines that tell what it decided at a switchover (for a failure's message).
+_EVENTS = (
+    "main pid|degenerate|failback|Update main node|kind does not match|segmentation"
+    "|find_primary_node:|failed to create a backend"
+)
+
+
+def pgpool_events(pooler, since: str) -> str:
+    """Pgpool-II's failover decisions logged since `since` (HH:MM:SS) and the follower's
+    journal lines: what a failed switchover test shows."""
+    log = pooler.run(
+        f"awk '$2 >= \"{since}\"' /var/log/pgpool2/pgpool.log | grep -E '{_EVENTS}' "
+        "| grep -v 'standby node is' | tail -n 40"
+    ).stdout
+    journal = pooler.run(
+        f"journalctl -u poolkit-pgpool-follow --since {since} --no-pager -o cat | tail -n 15"
+    ).stdout
+    return f"Pgpool-II's log:\n{log}\nthe follower's journal:\n{journal}"
+
+
 def pool_nodes(pooler) -> dict[str, dict]:
     """SHOW POOL_NODES by host name: status (up, waiting, down), role (Pgpool-II's view),
     pg_role (the member's own answer)."""
@@ -130,6 +150,7 @@ def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait
     is balanced over again once it streams."""
     old, host = leader
     new = next(m for m in MEMBERS if m != old)
+    since = pooler.check_output("date +%H:%M:%S")
     writer = Writer(lambda: connect(pooler), "pgpool_probe", retry_pause=0.1)
     load = Load(lambda: connect(pooler, autocommit=False, connect_timeout=10), clients=20)
     with load:
@@ -169,10 +190,21 @@ def test_a_switchover_moves_pgpool_writes_to_the_new_leader(pooler, leader, wait
         f"over again {back if back is not None else float('nan'):.1f} s after the cluster "
         f"was healthy; ledger, 20 clients: {report}"
     )
-    assert first is not None, "no write through Pgpool-II after the switchover"
-    assert first - reported < 15
-    assert not [err for err in after if "read-only" in err], after
-    assert not report.lost and not report.phantom and report.counter_matches, report
+    events = (
+        pgpool_events(pooler, since)
+        if (
+            first is None
+            or first - reported >= 15
+            or [err for err in after + report.errors if "read-only" in err]
+            or report.lost
+            or back is None
+        )
+        else ""
+    )
+    assert first is not None, f"no write through Pgpool-II after the switchover\n{events}"
+    assert first - reported < 15, events
+    assert not [err for err in after if "read-only" in err], f"{after}\n{events}"
+    assert not report.lost and not report.phantom and report.counter_matches, f"{report}\n{events}"
     assert not report.stuck_clients, f"{report}\nPgpool-II's processes then:\n{processes}"
-    assert not [err for err in report.errors if "read-only" in err], report
-    assert back is not None, f"{old} not attached again: {pool_nodes(pooler)}"
+    assert not [err for err in report.errors if "read-only" in err], f"{report}\n{events}"
+    assert back is not None, f"{old} not attached again\n{events}"
