@@ -10,8 +10,10 @@ workload (pgbench's TPC-B-like and select-only transactions on pgbench's tables,
    PgBouncer reloaded (SIGHUP), its `SHOW DATABASES` pool_size checked;
 2. pgbench runs --clients clients (-j equal to -c) through PgBouncer for --duration seconds,
    --rounds times per pool size, and the script samples the server connections in use;
-3. `poolkit calibrate` measures PostgreSQL directly with the same transaction (--sql) and
-   recommends a useful concurrency; that pool size is deployed and measured as in 2.
+3. `poolkit calibrate` measures with the same transaction (--sql) and recommends a useful
+   concurrency; that pool size is deployed and measured as in 2. It measures PostgreSQL
+   directly, or with --calibrate-through pgbouncer the same PgBouncer with its pool opened to
+   --clients (so the pooler caps nothing and its own cost is in every point).
 
 It prints a table per workload and the two ratios "tps at the recommendation / best swept
 tps", for the calibration and for the floor. The stack runs as its own compose project
@@ -239,6 +241,11 @@ def measure(stack: Stack, workload: str, pool_size: int, args: argparse.Namespac
 
 
 def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
+    if args.calibrate_through == "pgbouncer":
+        stack.deploy_pool(args.clients)
+        port_key = "POOLKIT_PGBOUNCER_PORT"
+    else:
+        port_key = "POOLKIT_POSTGRES_PORT"
     script = ROOT / WORKDIR / f"{workload}.sql"
     script.write_text(SCRIPTS[workload][1].replace(":scale", str(SCALE)))
     run = subprocess.run(
@@ -247,7 +254,7 @@ def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
             "-m",
             "poolkit",
             "calibrate",
-            stack.dsn("POOLKIT_POSTGRES_PORT"),
+            stack.dsn(port_key),
             "--sql",
             str(script),
             "--max-clients",
@@ -279,6 +286,13 @@ def main() -> int:
     parser.add_argument("--workloads", default="tpcb,select", help="tpcb, select or both")
     parser.add_argument("--cpu-cores", type=int, default=2, help="the floor's cpu_cores")
     parser.add_argument("--calibrate-budget", type=int, default=120)
+    parser.add_argument(
+        "--calibrate-through",
+        choices=("postgres", "pgbouncer"),
+        default="postgres",
+        help="where poolkit calibrate measures: PostgreSQL directly, or PgBouncer with its "
+        "pool opened to --clients",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args()
     pools = sorted({int(p) for p in args.pools.split(",")})
@@ -304,7 +318,7 @@ def main() -> int:
             )
             runs = {p: measure(stack, workload, p, args) for p in sorted({*pools, floor})}
             print(
-                f"==> {workload}: poolkit calibrate on PostgreSQL (--sql, up to "
+                f"==> {workload}: poolkit calibrate through {args.calibrate_through} (--sql, up to "
                 f"{args.clients} clients, {args.calibrate_budget} s)",
                 flush=True,
             )
