@@ -3,7 +3,6 @@
 # on a real host boots with them shared, and what it mounts for a unit in a helper namespace
 # relies on that: without it, the credentials of LoadCredentialEncrypted= (the exporters'
 # passwords) never appear in the unit's $CREDENTIALS_DIRECTORY.
-set -e
 # systemd 258 and newer (Debian forky) refuse to boot on a cgroup v1 host ("Detected
 # unsupported legacy cgroup hierarchy, refusing execution"); older ones run there in hybrid
 # mode, tracking their units in the host's cgroup2 hierarchy (/sys/fs/cgroup/unified) under
@@ -15,10 +14,11 @@ if [ "${version:-0}" -ge 258 ] && [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs
    && [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
   own=$(sed -n 's/^[0-9]*:name=systemd:\(.*\)$/\1/p' /proc/self/cgroup)
   [ -n "$own" ] && [ "$own" != / ] || { echo "poolkit-init: no cgroup of this container found in /proc/self/cgroup" >&2; exit 1; }
-  mkdir -p "/sys/fs/cgroup/unified$own"
-  echo $$ >"/sys/fs/cgroup/unified$own/cgroup.procs"
-  umount -l /sys/fs/cgroup
-  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+  # A step that fails leaves cgroup v1 in place: systemd then says why it refuses to boot.
+  mkdir -p "/sys/fs/cgroup/unified$own" \
+    && echo $$ >"/sys/fs/cgroup/unified$own/cgroup.procs" \
+    && umount -l /sys/fs/cgroup \
+    && mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 fi
 mount --make-rshared /
 exec /lib/systemd/systemd "$@"
