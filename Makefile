@@ -15,12 +15,14 @@ export ANSIBLE_NOCOLOR ?= 1
 # length: measured times in the README ("Tests"). `make test` adds a short third lane: lint,
 # the unit tests, then the compose tests (`compose`: `make smoke` and the rest of
 # tests/compose), then `collection` (`make collection`: the collection and the wheel
-# installed and used outside the checkout, tests/collection). Three scenarios at once slowed
-# each other so much that a converge under load outran its 300 s limit: two long lanes. Run a
-# subset in one lane:
+# installed and used outside the checkout, tests/collection), then the light `forky`
+# scenario (SHORT_SCENARIOS: about 8 minutes, which fits in the time the short lane used to
+# wait for the long ones). Three long scenarios at once slowed each other so much that a
+# converge under load outran its 300 s limit: two long lanes. Run a subset in one lane:
 #   make molecule SCENARIOS="pgpool security"
 LANES ?= "pgbouncer security" "ha pgpool"
-SHORT_LANE ?= "lint unit compose collection"
+SHORT_SCENARIOS ?= forky
+SHORT_LANE ?= "lint unit compose collection $(SHORT_SCENARIOS)"
 SCENARIOS ?=
 
 .PHONY: help setup demo demo-ha demo-ha-down lab deploy test lint unit smoke collection molecule clean
@@ -85,7 +87,7 @@ smoke: ## The compose stack's smoke test (tests/compose: up --wait, queries, dow
 	@$(STAGE) compose pytest tests/compose
 
 molecule: ## Molecule scenarios (create, converge, idempotence, verify, destroy) and the compose tests, in lanes
-	@scripts/lanes.sh $(if $(SCENARIOS),"$(SCENARIOS)",$(LANES))
+	@scripts/lanes.sh $(if $(SCENARIOS),"$(SCENARIOS)",$(LANES) "$(SHORT_SCENARIOS)")
 
 clean: ## Remove the lab containers and network, molecule and smoke-test leftovers
 	@if ! docker info >/dev/null 2>&1; then echo "==> Nothing to clean: no Docker Engine answers"; exit 0; fi; \

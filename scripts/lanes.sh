@@ -8,7 +8,7 @@
 # failing one's summary (scripts/stage.sh).
 # `lint` and `unit` in a lane are `make lint` and `make unit` (`make test` runs them as a third,
 # short lane beside the first minutes of the others, which mostly wait on Docker then).
-#   scripts/lanes.sh "lint unit compose collection" "pgbouncer security" "ha pgpool"
+#   scripts/lanes.sh "lint unit compose collection forky" "pgbouncer security" "ha pgpool"
 set -uo pipefail
 here=$(dirname "$0")
 lane() {

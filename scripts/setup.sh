@@ -3,9 +3,10 @@
 #   1. .venv/ with poolkit (editable), its calibrate extra and the pinned tools of [dev]
 #   2. promtool, which checks the alert rules `poolkit alerts` writes (tests/unit)
 #   3. a Docker Engine with compose v2 (the user's, or Debian's started in the background)
-#   4. the Debian base images (registry pull, or a local debootstrap build with the same tag)
+#   4. the Debian base images trixie, bookworm and forky (registry pull, or a local
+#      debootstrap build with the same tag)
 #   5. the compose stack's images (docker-compose.yml), built beside
-#   6. the systemd images the lab and molecule run (images/systemd)
+#   6. the systemd images the lab and molecule run (images/systemd), one per release
 #   7. the `ha` scenario's Patroni member image (images/patroni: systemd plus its packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +77,7 @@ fi
 scripts/setup-docker.sh
 
 # 4. Base images for every FROM line
-scripts/base-images.sh trixie bookworm
+scripts/base-images.sh trixie bookworm forky
 
 # 5. The compose stack's images (docker-compose.yml, its monitoring profile too), in the
 #    background beside the systemd images: `docker compose up --build` then finds them cached.
@@ -85,7 +86,7 @@ docker compose --profile monitoring build > .cache/setup-compose-build.log 2>&1 
 compose_pid=$!
 
 # 6. systemd images for the lab and molecule
-for release in trixie bookworm; do
+for release in trixie bookworm forky; do
   say "Building poolkit/systemd:$release (images/systemd; cached after the first time)"
   docker build -q -t "poolkit/systemd:$release" --build-arg "DEBIAN_RELEASE=$release" images/systemd >/dev/null
 done

@@ -36,8 +36,6 @@ FIXED = {
     "sr_check_password": "",
     "log_destination": "stderr",
     "pid_file_name": "/var/run/postgresql/pgpool.pid",
-    # Written logdir before Pgpool-II 4.7 (poolkit.pgpool.RENAMED).
-    "work_dir": "/var/log/postgresql",
 }
 
 

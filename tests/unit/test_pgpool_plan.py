@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from poolkit import PoolkitError, pgpool
 from poolkit.pgpool_plan import FIGURES, plan
 from poolkit.sizing import size_dict
 
+ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = {
     "database": {"max_connections": 200, "cpu_cores": 4},
     "pools": [{"database": "app", "user": "app"}],
@@ -32,6 +36,7 @@ def inputs(**changes):
         "health_check_user": "check",
         "sr_check_user": "check",
         "log_dir": "/var/log/pgpool2",
+        "work_dir": "/var/log/postgresql",
         "extra_settings": {},
         "backends": [{"hostname": "db1", "port": 5432}, {"hostname": "db2", "port": 5432}],
         "backend_max_connections": 300,
@@ -83,6 +88,25 @@ def test_a_log_dir_turns_the_collector_on_and_its_rotation_off():
     without = conf(plan(inputs(log_dir="")))
     assert without["logging_collector"] == "off"
     assert "log_directory" not in without
+
+
+@pytest.mark.parametrize(("version", "written"), [("4.6.1", "logdir"), ("4.7.3", "work_dir")])
+def test_pgpool_work_dir_is_written_under_the_releases_name(version, written):
+    """Pgpool-II 4.7 renamed logdir to work_dir (docs/versions-forky.md): one variable,
+    written under the name the release reads, and only that one."""
+    result = conf(plan(inputs(version=version, work_dir="/srv/pgpool")))
+    assert result[written] == "'/srv/pgpool'"
+    (other,) = {"logdir", "work_dir"} - {written}
+    assert other not in result
+
+
+def test_the_rename_advice_names_a_variable_the_role_has():
+    """Setting logdir is refused with "set pgpool_work_dir instead": that variable exists."""
+    defaults = yaml.safe_load((ROOT / "roles" / "pgpool" / "defaults" / "main.yml").read_text())
+    with pytest.raises(PoolkitError, match="set pgpool_work_dir instead") as error:
+        plan(inputs(version="4.7.3", extra_settings={"logdir": "/srv/pgpool"}))
+    variable = str(error.value).split("set ", 1)[1].split()[0]
+    assert variable in defaults
 
 
 def test_the_backends_follow_the_settings():
