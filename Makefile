@@ -15,13 +15,16 @@ export ANSIBLE_NOCOLOR ?= 1
 # length: measured times in the README ("Tests"). `make test` adds a short third lane: lint,
 # the unit tests, then the compose tests (`compose`: `make smoke` and the rest of
 # tests/compose), then `collection` (`make collection`: the collection and the wheel
-# installed and used outside the checkout, tests/collection), then the light `forky`
-# scenario (SHORT_SCENARIOS: about 8 minutes, which fits in the time the short lane used to
-# wait for the long ones). Three long scenarios at once slowed each other so much that a
-# converge under load outran its 300 s limit: two long lanes. Run a subset in one lane:
+# installed and used outside the checkout, tests/collection), then the light `forky` and
+# `ha-bookworm` scenarios (SHORT_SCENARIOS, below: they run while the long lanes do).
+# Three long scenarios at once slowed each other so much that a converge under load outran
+# its 300 s limit: two long lanes. Run a subset in one lane:
 #   make molecule SCENARIOS="pgpool security"
 LANES ?= "pgbouncer security" "ha pgpool"
-SHORT_SCENARIOS ?= forky
+# The short lane ends with the light scenarios: `forky` (Debian 14's packages, about 8
+# minutes) and `ha-bookworm` (the HA proofs on Debian 12, about 8 minutes). `make molecule`
+# (no checks) runs them as a third lane.
+SHORT_SCENARIOS ?= forky ha-bookworm
 SHORT_LANE ?= "lint unit compose collection $(SHORT_SCENARIOS)"
 SCENARIOS ?=
 

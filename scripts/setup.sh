@@ -7,7 +7,7 @@
 #      debootstrap build with the same tag)
 #   5. the compose stack's images (docker-compose.yml), built beside
 #   6. the systemd images the lab and molecule run (images/systemd), one per release
-#   7. the `ha` scenario's Patroni member image (images/patroni: systemd plus its packages)
+#   7. the `ha` scenarios' Patroni member images (images/patroni: systemd plus its packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
@@ -90,9 +90,13 @@ for release in trixie bookworm forky; do
   say "Building poolkit/systemd:$release (images/systemd; cached after the first time)"
   docker build -q -t "poolkit/systemd:$release" --build-arg "DEBIAN_RELEASE=$release" images/systemd >/dev/null
 done
-# 7. The `ha` scenario's Patroni members: the systemd image with roles/patroni's packages
-say "Building poolkit/patroni:trixie (images/patroni; cached after the first time)"
-docker build -q -t poolkit/patroni:trixie --build-arg DEBIAN_RELEASE=trixie --build-arg PG_MAJOR=17 images/patroni >/dev/null
+# 7. The `ha` scenarios' Patroni members: the systemd image with roles/patroni's packages
+#    (PostgreSQL 17 on trixie for `ha`, 15 on bookworm for `ha-bookworm`)
+for release in trixie:17 bookworm:15; do
+  say "Building poolkit/patroni:${release%:*} (images/patroni; cached after the first time)"
+  docker build -q -t "poolkit/patroni:${release%:*}" --build-arg "DEBIAN_RELEASE=${release%:*}" \
+    --build-arg "PG_MAJOR=${release#*:}" images/patroni >/dev/null
+done
 await_job "$compose_pid" .cache/setup-compose-build.log "docker compose building the stack's images"
 say "The compose stack's images are built"
 if [ -n "$pip_pid" ]; then

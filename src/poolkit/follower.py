@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from poolkit import PoolkitError
 from poolkit.pgbouncer import host_lists_connect
-from poolkit.switchover import REPLICA_ROLES
+from poolkit.switchover import REPLICA_ROLES, streams
 
 #: Bytes of WAL a replica may lag and still serve `follow: replicas` databases.
 DEFAULT_MAX_REPLICA_LAG = 1048576
@@ -136,16 +136,18 @@ def await_promotion(
 
 
 def streaming_replicas(cluster: dict, max_lag: int) -> tuple[Target, ...]:
-    """The members of a /cluster answer that may serve reads: a replica role, `streaming`,
-    lag known and at most `max_lag` bytes, not tagged `noloadbalance`; sorted by name. Only
-    those on the most common port (PgBouncer gives one port to a host list)."""
+    """The members of a /cluster answer that may serve reads: a replica role, streaming
+    (`poolkit.switchover.streams`: Patroni 3.0.2 says only `running`), lag known and at
+    most `max_lag` bytes, not tagged `noloadbalance`; sorted by name. Only those on the
+    most common port (PgBouncer gives one port to a host list)."""
     readable = []
-    for member in cluster.get("members") or []:
+    members = cluster.get("members") or []
+    for member in members:
         if not isinstance(member, dict) or member.get("role") not in REPLICA_ROLES:
             continue
         lag, tags = member.get("lag"), member.get("tags")
         if (
-            member.get("state") != "streaming"
+            not streams(member, members)
             or not isinstance(lag, int)
             or isinstance(lag, bool)
             or not 0 <= lag <= max_lag

@@ -18,6 +18,27 @@ from poolkit import PoolkitError
 # Patroni 4 also says "quorum_standby" in quorum mode).
 REPLICA_ROLES = ("replica", "sync_standby", "quorum_standby")
 SYNC_ROLES = ("sync_standby", "quorum_standby")
+#: A replica's /cluster state from its WAL receiver (Patroni 3.0.4 and later).
+RECEIVER_STATES = ("streaming", "in archive recovery")
+
+
+def streams(member: Mapping[str, Any], members: list[Any]) -> bool:
+    """Whether a replica of a /cluster answer (`members`, all of them) streams from the
+    leader. Patroni 3.0.4 and later say so: state ``streaming``, from the replica's WAL
+    receiver. Patroni 3.0.2 (Debian 12) gives a replica only its Patroni state
+    (``running``): in an answer where no replica reports a WAL receiver state, a running
+    synchronous standby counts as streaming (Patroni names a member one only while the
+    leader's pg_stat_replication shows it ``sync``, which PostgreSQL reports only for a
+    streaming standby); a running asynchronous replica cannot be told from one whose
+    receiver is down, and does not count."""
+    state = member.get("state")
+    if state == "streaming":
+        return True
+    return (
+        state == "running"
+        and member.get("role") in SYNC_ROLES
+        and not any(isinstance(m, Mapping) and m.get("state") in RECEIVER_STATES for m in members)
+    )
 
 
 @dataclass(frozen=True)
@@ -65,10 +86,10 @@ def _unhealthy(cluster: Mapping[str, Any], members: list[Mapping[str, Any]]) -> 
     return None
 
 
-def _refusal(member: Mapping[str, Any], max_lag: int, sync: bool) -> str | None:
+def _refusal(member: Mapping[str, Any], max_lag: int, sync: bool, members: list[Any]) -> str | None:
     if member.get("role") not in REPLICA_ROLES:
         return f"its role is {member.get('role')!r}, not a replica"
-    if member.get("state") != "streaming":
+    if not streams(member, members):
         return f"its state is {member.get('state')!r}, not streaming"
     tags = member.get("tags") if isinstance(member.get("tags"), Mapping) else {}
     if tags.get("nofailover"):
@@ -116,15 +137,19 @@ def plan(cluster: Any, candidate: str = "", max_lag: int = 1048576) -> Plan:
                 f"switchover_candidate: {candidate!r} is already the leader; name a replica"
                 f" (members: {names})"
             )
-        if reason := _refusal(chosen, max_lag, sync):
+        if reason := _refusal(chosen, max_lag, sync, members):
             raise PoolkitError(
                 f"switchover_candidate: {candidate!r} cannot take over: {reason} (members: {names})"
             )
     else:
-        fit = [m for m in members if m is not leader and _refusal(m, max_lag, sync) is None]
+        fit = [
+            m for m in members if m is not leader and _refusal(m, max_lag, sync, members) is None
+        ]
         if not fit:
             reasons = "; ".join(
-                f"{m['name']}: {_refusal(m, max_lag, sync)}" for m in members if m is not leader
+                f"{m['name']}: {_refusal(m, max_lag, sync, members)}"
+                for m in members
+                if m is not leader
             )
             raise PoolkitError(
                 "no replica can take over (switchover_candidate is empty, so poolkit looked"

@@ -182,6 +182,19 @@ def test_a_replica_that_should_not_serve_reads_is_left_out(change):
     assert streaming_replicas(with_replicas(pg2=change), 1024) == (PG3,)
 
 
+def test_patroni_3_0_2s_running_synchronous_standbys_serve_reads():
+    """Patroni 3.0.2 (Debian 12) shows a replica's Patroni state, `running`, not its WAL
+    receiver's: a running sync_standby streams (poolkit.switchover.streams), a running
+    asynchronous replica cannot be told from one whose receiver is down."""
+    legacy = with_replicas(
+        pg2={"role": "sync_standby", "state": "running"}, pg3={"state": "running"}
+    )
+    assert streaming_replicas(legacy, 1024) == (PG2,)
+    # From Patroni 3.0.4 a running replica is one whose receiver does not stream.
+    current = with_replicas(pg2={"role": "sync_standby", "state": "running"})
+    assert streaming_replicas(current, 1024) == (PG3,)
+
+
 def test_replicas_on_another_port_than_most_are_left_out():
     assert streaming_replicas(with_replicas(pg2={"port": 5433}, pg3={"port": 5433}), 1024) == (
         Target("pg2", 5433, "pg2"),

@@ -34,7 +34,7 @@ def test_scenarios_publish_ports_of_their_own():
 def test_the_scenarios_publish_ports_at_all():
     """The check above reads something: the scenarios with published ports are found."""
     scenarios = set().union(*published_ports().values())
-    assert {"ha", "pgbouncer", "pgpool", "security"} <= scenarios
+    assert {"ha", "ha-bookworm", "pgbouncer", "pgpool", "security"} <= scenarios
 
 
 def lanes(target: str) -> list[list[str]]:

@@ -88,6 +88,30 @@ def test_a_synchronous_cluster_promotes_only_its_synchronous_standby():
     assert plan(state).candidate == "pg2"
 
 
+def test_patroni_3_0_2s_running_synchronous_standby_may_be_promoted():
+    """Patroni 3.0.2 (Debian 12) reports no WAL receiver state: its running synchronous
+    standby streams, its running asynchronous replica is refused as not known to."""
+    state = cluster(
+        member("pg1", role="leader", state="running"),
+        member("pg2", "sync_standby", state="running"),
+        member("pg3", state="running"),
+    )
+    assert plan(state).candidate == "pg2"
+    async_state = cluster(
+        member("pg1", role="leader", state="running"), member("pg3", state="running")
+    )
+    with pytest.raises(PoolkitError, match="its state is 'running', not streaming"):
+        plan(async_state, "pg3")
+    # Where a replica reports its receiver's state (Patroni 3.0.4+), running is not streaming.
+    current = cluster(
+        member("pg1", role="leader", state="running"),
+        member("pg2", "sync_standby", state="running"),
+        member("pg3", "sync_standby"),
+    )
+    with pytest.raises(PoolkitError, match="its state is 'running', not streaming"):
+        plan(current, "pg2")
+
+
 def test_max_lag_bounds_the_automatic_choice():
     state = cluster(member("pg1", role="leader", state="running"), member("pg2", lag=10))
     with pytest.raises(PoolkitError, match=r"no replica can take over.*pg2: it lags 10 bytes"):

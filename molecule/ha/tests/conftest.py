@@ -1,5 +1,7 @@
-"""Fixtures for the HA scenario: the members by name, their Patroni REST API (read from
-inside a member, verified against the lab CA), and SQL on the leader."""
+"""Fixtures for the HA scenarios (`ha` on Debian 13, `ha-bookworm` on Debian 12): the members
+by name (the inventory's `patroni` group), their Patroni REST API (read from inside a member,
+verified against the lab CA), and SQL on the leader. A scenario that passes `-m core` runs
+only the proofs in CORE."""
 
 from __future__ import annotations
 
@@ -14,12 +16,19 @@ from pathlib import Path
 import psycopg
 import pytest
 import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from journal import journal_hook
 from load import release_abandoned
 
-MEMBERS = ["ha-pg1-trixie", "ha-pg2-trixie", "ha-pg3-trixie"]
+from poolkit.clients_base import PSYCOPG_PREPARED_SINCE
+from poolkit.pgbouncer_tables import parse_version
+
+# The scenario's hosts: its Patroni members and its pooler host (group poolers).
+_INVENTORY = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+MEMBERS = _INVENTORY.get_hosts("patroni")
+POOLER = _INVENTORY.get_hosts("poolers")[0]
 # converge.yml: synchronous_mode with synchronous_node_count 2, so a healthy cluster's
 # replicas are both synchronous standbys (Patroni's /cluster role "sync_standby").
 REPLICA_ROLE = "sync_standby"
@@ -90,8 +99,26 @@ def cluster(members):
     return get
 
 
+def streaming_replicas(state: dict, members: dict) -> set[str]:
+    """The replicas of a /cluster answer that stream from its leader. Patroni 3.0.4 and later
+    say so (state "streaming"); Patroni 3.0.2 (Debian 12) shows a replica's Patroni state,
+    "running", so the leader's pg_stat_replication is asked instead."""
+    replicas = [m for m in state["members"] if m["role"] != "leader"]
+    names = {m["name"] for m in replicas if m.get("state") == "streaming"}
+    running = {m["name"] for m in replicas if m.get("state") == "running"}
+    leaders = [m["name"] for m in state["members"] if m["role"] == "leader"]
+    if running and len(leaders) == 1:
+        rows = members[leaders[0]].run(
+            "runuser -u postgres -- psql -XAtq -c"
+            " \"SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'\""
+        )
+        if rows.rc == 0:
+            names |= running & set(rows.stdout.split())
+    return names
+
+
 @pytest.fixture
-def wait_healthy(cluster):
+def wait_healthy(cluster, members):
     """Wait until the cluster has one leader and every other member streams from it as a
     synchronous standby."""
 
@@ -101,11 +128,8 @@ def wait_healthy(cluster):
         while time.monotonic() < deadline:
             state = cluster()
             roles = sorted(m["role"] for m in state["members"])
-            streaming = [
-                m
-                for m in state["members"]
-                if m.get("state") == "streaming" and m["role"] == REPLICA_ROLE
-            ]
+            synchronous = {m["name"] for m in state["members"] if m["role"] == REPLICA_ROLE}
+            streaming = synchronous & streaming_replicas(state, members)
             if roles.count("leader") == 1 and len(streaming) == len(MEMBERS) - 1:
                 return state
             time.sleep(1)
@@ -162,7 +186,6 @@ def direct(hostvars_of):
     return connect
 
 
-POOLER = "ha-pooler-trixie"
 FOLLOW_INCLUDE = "/etc/pgbouncer/follow.ini"
 FOLLOW_STATE = "/var/lib/poolkit/pgbouncer-follow.json"
 
@@ -175,10 +198,16 @@ def pooler():
 @pytest.fixture
 def bouncer(pooler):
     """Connect through the pooler's PgBouncer as app to app (autocommit and the database
-    unless told)."""
+    unless told). Below PgBouncer 1.22 psycopg prepares nothing (prepare_threshold=None, as
+    `poolkit clients` says): 1.18 (Debian 12) cannot carry a prepared statement from one
+    server connection to the next in transaction mode."""
     port = pooler.ansible.get_variables()["test_bouncer_port"]
+    version = parse_version(pooler.check_output("pgbouncer --version"))
+    prepares = tuple(int(part) for part in version.split(".")) >= PSYCOPG_PREPARED_SINCE
 
     def connect(**kwargs):
+        if not prepares:
+            kwargs.setdefault("prepare_threshold", None)
         kwargs.setdefault("connect_timeout", 10)
         kwargs.setdefault("autocommit", True)
         kwargs.setdefault("dbname", "app")
@@ -234,3 +263,46 @@ class Writer(threading.Thread):
         finally:
             if conn is not None:  # a session left open would hold a Pgpool-II child
                 conn.close()
+
+
+#: The proofs every release's scenario runs (marked `core`; molecule/ha-bookworm runs only
+#: these): a three-member etcd, a leader and two synchronous replicas; PgBouncer following
+#: the leader through switchover.yml under load and through a failover under load with no
+#: acknowledged commit lost (Pgpool-II through the same failover); Pgpool-II following a
+#: switchover; `poolkit status` showing the cluster.
+CORE = {
+    "test_cluster.py::test_etcd_is_a_three_member_cluster_and_every_member_is_healthy",
+    "test_cluster.py::test_one_leader_and_two_synchronous_replicas",
+    "test_cluster.py::test_a_commit_on_the_leader_reaches_every_replica",
+    "test_cluster.py::test_replicas_stream_over_tls_with_the_replication_certificate",
+    "test_follow.py::test_the_follower_runs_and_points_pgbouncer_at_the_leader",
+    "test_follow.py::test_pgbouncer_writes_reach_the_leader",
+    "test_follow.py::test_the_read_only_pool_points_at_the_streaming_replicas",
+    "test_failover.py::test_an_unplanned_failover_moves_pgbouncer_and_the_old_leader_rejoins_as_a_replica",
+    "test_switchover.py::test_a_switchover_under_load_fails_and_loses_no_transaction",
+    "test_pgpool.py::test_pgpool_promotes_nothing",
+    "test_pgpool.py::test_the_follower_runs_and_says_pgpool_is_on_the_leader",
+    "test_pgpool.py::test_a_switchover_moves_pgpool_writes_to_the_new_leader",
+    "test_status.py::test_status_names_the_leader_and_every_member_and_the_follower_on_it",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "core: a proof every release's HA scenario runs (CORE)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config, items):
+    """Mark CORE's tests `core`. A name in CORE whose module was collected but has no such
+    test is an error: a renamed test is not silently dropped from the `-m core` scenarios."""
+    found, modules = set(), set()
+    for item in items:
+        module = Path(item.path).name
+        modules.add(module)
+        name = f"{module}::{item.originalname}"
+        if name in CORE:
+            item.add_marker(pytest.mark.core)
+            found.add(name)
+    missing = {name for name in CORE - found if name.split("::")[0] in modules}
+    if missing:
+        raise pytest.UsageError(f"conftest.py CORE names tests that do not exist: {missing}")
