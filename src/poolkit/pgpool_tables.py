@@ -270,6 +270,9 @@ RENAMED: dict[str, str] = {
     "work_dir": "logdir",
 }
 _OLD_NAMES = {old: new for new, old in RENAMED.items()}
+#: The renamed keys roles/pgpool has a variable of its own for (pgpool_<new name>); the others
+#: (delegate_ip: the watchdog is not modeled) go in pgpool_extra_settings under the new name.
+_ROLE_VARIABLES = {"unix_socket_directories", "work_dir"}
 
 #: Keys Pgpool-II reads that poolkit refuses anyway, with the reason.
 REFUSED: dict[str, str] = {
@@ -518,8 +521,9 @@ def _refusal(key: str, ver: tuple[int, int, int], text: str) -> str | None:
     if key in _OLD_NAMES:
         new = _OLD_NAMES[key]
         since = _short(SETTINGS[new][0])
+        where = f"pgpool_{new}" if new in _ROLE_VARIABLES else f"{new} in pgpool_extra_settings"
         return (
-            f"'{key}' is the pre-{since} name of {new}; set pgpool_{new} instead (poolkit "
+            f"'{key}' is the pre-{since} name of {new}; set {where} instead (poolkit "
             f"writes {key} for Pgpool-II before {since} and {new} for {since} and newer)"
         )
     if key in REFUSED:

@@ -254,15 +254,15 @@ def test_neutral_name_is_written_as_the_version_reads_it(key, version, written):
 
 @pytest.mark.parametrize("version", [OLD, NEW])
 @pytest.mark.parametrize(
-    ("old", "new"),
+    ("old", "where"),
     [
-        ("socket_dir", "unix_socket_directories"),
-        ("delegate_IP", "delegate_ip"),
-        ("logdir", "work_dir"),
+        ("socket_dir", "pgpool_unix_socket_directories"),
+        ("delegate_IP", "delegate_ip in pgpool_extra_settings"),
+        ("logdir", "pgpool_work_dir"),
     ],
 )
-def test_old_name_is_refused_pointing_to_the_neutral_name(old, new, version):
-    assert f"set pgpool_{new} instead" in _settings_error({old: "/tmp"}, version)
+def test_old_name_is_refused_pointing_to_the_neutral_name(old, where, version):
+    assert f"set {where} instead" in _settings_error({old: "/tmp"}, version)
 
 
 def test_a_rename_names_the_release_that_brought_the_new_name():
