@@ -45,8 +45,18 @@ def test_replica_loss_under_read_load_then_attach(pgpool, other_host, attach, pg
             return None
 
     def replica_selects():
-        with pgpool() as conn:
-            return int(pool_nodes(conn)[1]["select_cnt"])
+        # Right after the attach Pgpool-II restarts its children: a connection in that moment
+        # fails ("server sent an error response during SSL exchange", make test 2026-12-02),
+        # as the healed status below may. A new one is made within 15 s.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with pgpool() as conn:
+                    return int(pool_nodes(conn)[1]["select_cnt"])
+            except psycopg.Error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     # converge.yml runs 6 children (and refuses more): 3 readers leave room for the checks.
     threads = [threading.Thread(target=reader) for _ in range(3)]
