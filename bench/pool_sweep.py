@@ -153,6 +153,8 @@ class Stack:
     def deploy_pool(self, pool_size: int) -> None:
         """Render the stack with a topology calibrated at `pool_size`, reload PgBouncer and
         wait until its console shows that pool size."""
+        from psycopg.pq import ExecStatus
+
         from poolkit.cli._console import show
 
         topology = (ROOT / "compose/topology.yml").read_text()
@@ -174,6 +176,18 @@ class Stack:
             with self.admin() as conn:
                 rows = {r["name"]: r for r in show(conn, "SHOW DATABASES")}
             if rows.get(database, {}).get("pool_size") == str(pool_size):
+                # A smaller pool_size closes no server connection a larger one opened (the
+                # calibration's 32 were still there, and used, at pool 2): drop them while
+                # nothing runs, so every measurement starts from an empty pool.
+                # The console takes the simple query protocol only (pgconn.exec_, as `show`).
+                with self.admin() as conn:
+                    for command in (f"KILL {database}", f"RESUME {database}"):
+                        result = conn.pgconn.exec_(command.encode())
+                        if result.status != ExecStatus.COMMAND_OK:
+                            raise SystemExit(
+                                f"pool_sweep: {command} on PgBouncer's console failed: "
+                                f"{(result.error_message or b'').decode(errors='replace')}"
+                            )
                 return
             if time.monotonic() > deadline:
                 raise SystemExit(
