@@ -5,7 +5,6 @@ converge.yml from a test, and both poolers' journals on failure."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -14,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import converge as run_converge
 from journal import journal_hook
+from probes import show_config, wait_for  # noqa: F401 (the tests import them from here)
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
 PASSWORDS = {
@@ -76,17 +76,6 @@ def console(bouncer):
     conn.close()
 
 
-def show_config(console, key) -> str:
-    """One setting's value in the console's SHOW CONFIG."""
-    cur = console.execute("SHOW CONFIG")
-    cols = [c.name for c in cur.description]
-    for row in cur.fetchall():
-        entry = dict(zip(cols, row, strict=True))
-        if entry["key"] == key:
-            return entry["value"]
-    raise AssertionError(f"{key} not in SHOW CONFIG")
-
-
 def pgpool_show(pgpool, key) -> str:
     """One setting's value as the running Pgpool-II reports it (PGPOOL SHOW)."""
     with pgpool() as conn:
@@ -95,16 +84,6 @@ def pgpool_show(pgpool, key) -> str:
 
 def main_pid_of(host, unit) -> int:
     return int(host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip())
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.5):
-    """Poll `predicate` until it returns a true value (returned) or `timeout` passes (None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

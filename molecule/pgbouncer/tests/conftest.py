@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import converge as run_converge
 from converge import run_playbook
 from journal import journal_hook
+from probes import show_config  # noqa: F401 (the tests import it from here)
 from xdist_groups import pytest_collection_modifyitems  # noqa: F401 (a hook)
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
@@ -92,17 +93,6 @@ def wait_pool_drained(server_count):
         assert server_count(application_name) == 0, f"{application_name} never drained"
 
     return wait
-
-
-def show_config(console, key) -> str:
-    """One setting's value in the console's SHOW CONFIG."""
-    cur = console.execute("SHOW CONFIG")
-    cols = [c.name for c in cur.description]
-    for row in cur.fetchall():
-        entry = dict(zip(cols, row, strict=True))
-        if entry["key"] == key:
-            return entry["value"]
-    raise AssertionError(f"{key} not in SHOW CONFIG")
 
 
 def main_pid_of(host, unit="pgbouncer@1.service") -> int:

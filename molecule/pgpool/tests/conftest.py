@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -18,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import converge as run_converge
 from converge import run_playbook
 from journal import journal_hook
+from probes import wait_for  # noqa: F401 (the tests import it from here)
 from xdist_groups import pytest_collection_modifyitems  # noqa: F401 (a hook)
 
 # converge.yml's throwaway test passwords (containers on 127.0.0.1 only).
@@ -149,15 +149,6 @@ def pool_nodes(conn):
     cur = conn.execute("SHOW POOL_NODES")
     cols = [c.name for c in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-
-
-def wait_for(predicate, timeout=30, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 pytest_runtest_makereport = journal_hook("pgpool2", "pgpool journal")
