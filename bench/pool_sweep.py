@@ -4,22 +4,26 @@
 A benchmark: it prints figures and asserts nothing (issue "poolkit calibrate"). For each
 workload (pgbench's TPC-B-like and select-only transactions on pgbench's tables, scale 10):
 
-1. every pool size of --pools, the floor's (cpu_cores x 2 + spindles) and later the
-   calibrated one is deployed the way a user deploys it: a topology whose `calibration`
-   names that useful concurrency, rendered by the roles (`docker compose run config`),
-   PgBouncer reloaded (SIGHUP), its `SHOW DATABASES` pool_size checked;
-2. pgbench runs --clients clients (-j equal to -c) through PgBouncer for --duration seconds,
-   --rounds times per pool size, and the script samples the server connections in use;
-3. `poolkit calibrate` measures with the same transaction (--sql) and recommends a useful
-   concurrency; that pool size is deployed and measured as in 2. It measures PostgreSQL
-   directly, or with --calibrate-through pgbouncer the same PgBouncer with its pool opened to
-   --clients (so the pooler caps nothing and its own cost is in every point).
+0. after pgbench -i, a CHECKPOINT and --warm-up seconds of unmeasured TPC-B-like load;
+1. `poolkit calibrate` measures with the same transaction (--sql) and recommends a useful
+   concurrency (--out-csv and --plot keep its runs and picture in .cache/bench). It
+   measures PostgreSQL directly, or with --calibrate-through pgbouncer the same PgBouncer
+   with its pool opened to --clients (so the pooler caps nothing and its own cost is in
+   every point);
+2. every pool size of --pools, the floor's (cpu_cores x 2 + spindles) and the calibrated
+   one is deployed the way a user deploys it: a topology whose `calibration` names that
+   useful concurrency, rendered by the roles (`docker compose run config`), PgBouncer
+   reloaded (SIGHUP), its `SHOW DATABASES` pool_size checked, its server connections
+   dropped;
+3. pgbench runs --clients clients (-j equal to -c) through PgBouncer for --duration seconds,
+   in --rounds passes over all the pool sizes (a change in the machine's load then touches
+   every pool size alike), and the script samples the server connections in use.
 
 It prints a table per workload and the two ratios "tps at the recommendation / best swept
 tps", for the calibration and for the floor. The stack runs as its own compose project
 (poolkit-bench, ports 4xxxx) and is removed at the end unless --keep.
 
-    .venv/bin/python bench/pool_sweep.py                  # about 15 minutes on 2 cores
+    .venv/bin/python bench/pool_sweep.py                  # about 22 minutes on 2 cores
     .venv/bin/python bench/pool_sweep.py --workloads tpcb --rounds 1 --duration 5
 """
 
@@ -97,6 +101,15 @@ def ratios(runs: dict[int, PoolRun], calibrated: int | None, floor: int) -> dict
         "calibrated": runs[calibrated].mean / best if calibrated in runs else None,
         "floor": runs[floor].mean / best if floor in runs else None,
     }
+
+
+def rounds_spread(runs: dict[int, PoolRun]) -> float | None:
+    """The rounds' pooled relative standard deviation around their pool's mean (as
+    `poolkit.usl.spread` for a calibration's repeats)."""
+    from poolkit.measurements import Point
+    from poolkit.usl import spread
+
+    return spread([Point(p, t) for p, run in runs.items() for t in run.tps])
 
 
 class Stack:
@@ -216,42 +229,84 @@ def pgbench(stack: Stack, argv: list[str], what: str) -> str:
     return run.stdout + run.stderr
 
 
-def measure(stack: Stack, workload: str, pool_size: int, args: argparse.Namespace) -> PoolRun:
-    stack.deploy_pool(pool_size)
-    run = PoolRun(pool_size)
-    for round_ in range(args.rounds):
-        stop = threading.Event()
-        samples: list[int] = []
-        sampler = threading.Thread(target=stack.sample_servers, args=(stop, samples))
-        sampler.start()
-        out = pgbench(
+def measure(
+    stack: Stack, workload: str, run: PoolRun, round_: int, args: argparse.Namespace
+) -> None:
+    """One round of `workload` at `run.pool_size`, deployed afresh (an empty pool)."""
+    stack.deploy_pool(run.pool_size)
+    stop = threading.Event()
+    samples: list[int] = []
+    sampler = threading.Thread(target=stack.sample_servers, args=(stop, samples))
+    sampler.start()
+    out = pgbench(
+        stack,
+        [
+            "-n",
+            "-M",
+            "simple",
+            "-b",
+            SCRIPTS[workload][0],
+            "-c",
+            str(args.clients),
+            "-j",
+            str(args.clients),
+            "-T",
+            str(args.duration),
+            stack.dsn("POOLKIT_PGBOUNCER_PORT"),
+        ],
+        f"{workload} at pool {run.pool_size}",
+    )
+    stop.set()
+    sampler.join()
+    run.tps.append(parse_tps(out, f"{workload} pool {run.pool_size} round {round_ + 1}"))
+    run.server_connections = max([run.server_connections, *samples])
+
+
+def warm_up(stack: Stack, args: argparse.Namespace) -> None:
+    """Write the loading's WAL out (CHECKPOINT) and run the TPC-B-like load once unmeasured:
+    the first measured runs otherwise met that checkpoint and cold caches (the first pass of
+    a calibration at 8 clients gave 412 tps, the next two 709 and 783)."""
+    print(f"==> CHECKPOINT, then {args.warm_up} s of unmeasured load", flush=True)
+    stack.compose("exec", "-T", "-u", "postgres", "postgres", "psql", "-Xq", "-c", "CHECKPOINT")
+    if args.warm_up > 0:
+        pgbench(
             stack,
             [
                 "-n",
-                "-M",
-                "simple",
                 "-b",
-                SCRIPTS[workload][0],
+                "tpcb-like",
                 "-c",
                 str(args.clients),
                 "-j",
                 str(args.clients),
                 "-T",
-                str(args.duration),
-                stack.dsn("POOLKIT_PGBOUNCER_PORT"),
+                str(args.warm_up),
+                stack.dsn("POOLKIT_POSTGRES_PORT"),
             ],
-            f"{workload} at pool {pool_size}",
+            "warm-up",
         )
-        stop.set()
-        sampler.join()
-        run.tps.append(parse_tps(out, f"{workload} pool {pool_size} round {round_ + 1}"))
-        run.server_connections = max([run.server_connections, *samples])
-    print(
-        f"  pool {pool_size:>3}: tps {', '.join(f'{t:.0f}' for t in run.tps)} "
-        f"(server connections seen: {run.server_connections})",
-        flush=True,
-    )
-    return run
+
+
+def sweep(stack: Stack, workload: str, pools: list[int], args: argparse.Namespace) -> dict:
+    """--rounds passes over every pool size (2, 4, ... then 2, 4, ... again), so a change in
+    the machine's load spreads over every pool size instead of favouring one."""
+    runs = {p: PoolRun(p) for p in pools}
+    for round_ in range(args.rounds):
+        for pool_size in pools:
+            measure(stack, workload, runs[pool_size], round_, args)
+        print(
+            f"  round {round_ + 1} of {args.rounds}: "
+            + ", ".join(f"pool {p} {runs[p].tps[-1]:.0f}" for p in pools)
+            + " tps",
+            flush=True,
+        )
+    for p in pools:
+        print(
+            f"  pool {p:>3}: mean {runs[p].mean:.0f} tps "
+            f"(server connections seen: {runs[p].server_connections})",
+            flush=True,
+        )
+    return runs
 
 
 def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
@@ -281,6 +336,8 @@ def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
             "json",
             "--plot",
             str(ROOT / WORKDIR / f"calibrate-{workload}.png"),
+            "--out-csv",
+            str(ROOT / WORKDIR / f"calibrate-{workload}.csv"),
         ],
         env={**stack.password_env, "PYTHONPATH": str(ROOT / "src")},
         capture_output=True,
@@ -296,9 +353,12 @@ def main() -> int:
     parser.add_argument("--pools", default="2,4,8,16,32", help="pool sizes to sweep")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=int, default=10, help="seconds per pgbench run")
-    parser.add_argument("--rounds", type=int, default=2, help="pgbench runs per pool size")
+    parser.add_argument("--rounds", type=int, default=3, help="pgbench runs per pool size")
     parser.add_argument("--workloads", default="tpcb,select", help="tpcb, select or both")
     parser.add_argument("--cpu-cores", type=int, default=2, help="the floor's cpu_cores")
+    parser.add_argument(
+        "--warm-up", type=int, default=30, help="seconds of unmeasured load before measuring"
+    )
     parser.add_argument("--calibrate-budget", type=int, default=120)
     parser.add_argument(
         "--calibrate-through",
@@ -323,27 +383,26 @@ def main() -> int:
     try:
         print(f"==> pgbench -i -s {SCALE} on PostgreSQL", flush=True)
         pgbench(stack, ["-i", "-q", "-s", str(SCALE), stack.dsn("POOLKIT_POSTGRES_PORT")], "-i")
+        warm_up(stack, args)
         results = {}
         for workload in workloads:
-            print(
-                f"==> {workload}: {args.clients} clients through PgBouncer, "
-                f"{args.rounds} x {args.duration} s per pool size",
-                flush=True,
-            )
-            runs = {p: measure(stack, workload, p, args) for p in sorted({*pools, floor})}
             print(
                 f"==> {workload}: poolkit calibrate through {args.calibrate_through} (--sql, up to "
                 f"{args.clients} clients, {args.calibrate_budget} s)",
                 flush=True,
             )
             fit = calibrate(stack, workload, args)
-            # None when the fit is poor: then the floor stays (poolkit calibrate's rule).
             # No recommendation (a poor fit): poolkit size keeps the floor, and so does this.
             recommended = fit.get("recommendation")
             if not isinstance(recommended, int):
                 recommended = floor
-            if recommended not in runs:
-                runs[recommended] = measure(stack, workload, recommended, args)
+            swept = sorted({*pools, floor, recommended})
+            print(
+                f"==> {workload}: {args.clients} clients through PgBouncer, pools "
+                f"{', '.join(map(str, swept))}, {args.rounds} rounds of {args.duration} s",
+                flush=True,
+            )
+            runs = sweep(stack, workload, swept, args)
             results[workload] = (runs, fit, recommended)
         print(
             f"\n==> results ({time.monotonic() - started:.0f} s; pgbench -c {args.clients} "
@@ -365,9 +424,16 @@ def main() -> int:
             f = fit.get("fit") or {}
             shape = ", ".join(
                 f"{k} {f[k]:.4g}"
-                for k in ("alpha", "beta", "lambda", "r2", "peak_concurrency")
+                for k in ("alpha", "beta", "lambda", "r2", "spread", "peak_concurrency")
                 if isinstance(f.get(k), (int, float))
             )
+            noise = rounds_spread(runs)
+            if noise is not None:
+                print(
+                    f"rounds spread {noise:.1%} around their pool's mean (pooled): two pools' "
+                    f"means closer than about {2 * noise / args.rounds**0.5:.1%} are within "
+                    f"the noise of {args.rounds} rounds"
+                )
             fallback = "" if fit.get("recommendation") else " (no recommendation: the floor stays)"
             print(f"calibration: pool {recommended}{fallback}: {fit.get('reason')}; {shape}")
             calibrated_ratio = f"{r['calibrated']:.1%}" if r["calibrated"] is not None else "n/a"

@@ -23,12 +23,15 @@ else:
     POOLKIT_IMPORT_ERROR = None
 
 
-def poolkit_switchover_plan(cluster: Any, candidate: Any = "", max_lag: Any = 1048576) -> dict:
+def poolkit_switchover_plan(
+    cluster: Any, candidate: Any = "", max_lag: Any = 1048576, replication: Any = None
+) -> dict:
     try:
         lag = values.plain(max_lag)
         if isinstance(lag, str) and lag.strip().isdigit():
             lag = int(lag)
-        return switchover.plan(values.plain(cluster), str(candidate or ""), lag).as_dict()
+        rows = values.plain(replication)
+        return switchover.plan(values.plain(cluster), str(candidate or ""), lag, rows).as_dict()
     except PoolkitError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

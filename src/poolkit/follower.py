@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from poolkit import PoolkitError
 from poolkit.pgbouncer import host_lists_connect
-from poolkit.switchover import REPLICA_ROLES, streams
+from poolkit.switchover import REPLICA_ROLES, reports_receivers, streams
 
 #: Bytes of WAL a replica may lag and still serve `follow: replicas` databases.
 DEFAULT_MAX_REPLICA_LAG = 1048576
@@ -111,6 +111,24 @@ def member_api_url(cluster: dict, target: Target) -> str:
     return ""
 
 
+def replication_source(answers: list[Answer]) -> str:
+    """The running leader's `api_url` when the first /cluster answer shows a running
+    replica and no WAL receiver state (Patroni before 3.0.4): its GET /patroni lists the
+    connections that stream (`streams`' `replication`). "" when /cluster says enough."""
+    view = next((a.cluster for a in answers if a.cluster is not None), None)
+    if view is None:
+        return ""
+    members = view.get("members") if isinstance(view.get("members"), list) else []
+    leader = running_leader(view)
+    running = any(
+        isinstance(m, dict) and m.get("role") in REPLICA_ROLES and m.get("state") == "running"
+        for m in members
+    )
+    if leader is None or not running or reports_receivers(members):
+        return ""
+    return member_api_url(view, leader)
+
+
 #: The roles GET /patroni reports for a PostgreSQL out of recovery (Patroni 4, and before 4).
 PRIMARY_ROLES = ("primary", "master")
 
@@ -135,9 +153,12 @@ def await_promotion(
     return Decision(current, False, False, reason, decision.votes, current_replicas, promoting=True)
 
 
-def streaming_replicas(cluster: dict, max_lag: int) -> tuple[Target, ...]:
+def streaming_replicas(
+    cluster: dict, max_lag: int, replication: list | None = None
+) -> tuple[Target, ...]:
     """The members of a /cluster answer that may serve reads: a replica role, streaming
-    (`poolkit.switchover.streams`: Patroni 3.0.2 says only `running`), lag known and at
+    (`poolkit.switchover.streams`: Patroni 3.0.2 says only `running`, and `replication`, the
+    leader's pg_stat_replication rows, tells which of those stream), lag known and at
     most `max_lag` bytes, not tagged `noloadbalance`; sorted by name. Only those on the
     most common port (PgBouncer gives one port to a host list)."""
     readable = []
@@ -147,7 +168,7 @@ def streaming_replicas(cluster: dict, max_lag: int) -> tuple[Target, ...]:
             continue
         lag, tags = member.get("lag"), member.get("tags")
         if (
-            not streams(member, members)
+            not streams(member, members, replication)
             or not isinstance(lag, int)
             or isinstance(lag, bool)
             or not 0 <= lag <= max_lag
@@ -173,9 +194,11 @@ def decide(
     current_replicas: tuple[Target, ...] = (),
     max_replica_lag: int = DEFAULT_MAX_REPLICA_LAG,
     single_replica: bool = False,
+    replication: list | None = None,
 ) -> Decision:
     """The next target, and the replicas for reads (one of them with `single_replica`),
-    from the endpoints' answers (see the module's rules)."""
+    from the endpoints' answers (see the module's rules); `replication` as in
+    `streaming_replicas`."""
     answered = [a for a in answers if a.cluster is not None]
     if not answered:
         errors = "; ".join(f"{a.endpoint}: {a.error}" for a in answers) or "no endpoint"
@@ -191,7 +214,7 @@ def decide(
         reason = "the cluster has no running leader"
         return Decision(current, False, False, reason, tally, current_replicas)
     view = next(a.cluster for a in answered if running_leader(a.cluster) == leader)
-    replicas = streaming_replicas(view, max_replica_lag) or (leader,)
+    replicas = streaming_replicas(view, max_replica_lag, replication) or (leader,)
     if single_replica:
         replicas = tuple(t for t in current_replicas[:1] if t in replicas) or replicas[:1]
     if current is not None and (leader.host, leader.port) == (current.host, current.port):

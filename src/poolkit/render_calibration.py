@@ -69,6 +69,7 @@ def to_dict(fit: UslFit, *, source: str, floor: Floor | None = None) -> dict[str
             "beta": fit.beta,
             "lambda": fit.lam,
             "r2": fit.r2,
+            "spread": fit.spread,
             "peak_concurrency": fit.peak_concurrency,
             "peak_in_range": fit.peak_in_range,
             "peak_tps": fit.peak_throughput,
@@ -113,7 +114,11 @@ def _table(fit: UslFit, *, source: str, floor: Floor | None) -> str:
             ("alpha (contention)", f"{fit.alpha:.4g}"),
             ("beta (coherency)", f"{fit.beta:.4g}"),
             ("lambda (tps of one client)", f"{fit.lam:.1f}"),
-            ("r2", f"{fit.r2:.4f}"),
+            ("r2 (over the means)", f"{fit.r2:.4f}"),
+            (
+                "repeats' spread",
+                "n/a (one run each)" if fit.spread is None else f"{fit.spread:.1%}",
+            ),
             ("peak", _peak(fit)),
             ("peak throughput", f"{fit.peak_throughput:.1f} tps"),
         ]

@@ -22,23 +22,39 @@ SYNC_ROLES = ("sync_standby", "quorum_standby")
 RECEIVER_STATES = ("streaming", "in archive recovery")
 
 
-def streams(member: Mapping[str, Any], members: list[Any]) -> bool:
+def reports_receivers(members: list[Any]) -> bool:
+    """Whether a /cluster answer's replicas report their WAL receiver's state (Patroni
+    3.0.4 and later)."""
+    return any(isinstance(m, Mapping) and m.get("state") in RECEIVER_STATES for m in members)
+
+
+def streams(
+    member: Mapping[str, Any], members: list[Any], replication: list[Any] | None = None
+) -> bool:
     """Whether a replica of a /cluster answer (`members`, all of them) streams from the
     leader. Patroni 3.0.4 and later say so: state ``streaming``, from the replica's WAL
     receiver. Patroni 3.0.2 (Debian 12) gives a replica only its Patroni state
-    (``running``): in an answer where no replica reports a WAL receiver state, a running
-    synchronous standby counts as streaming (Patroni names a member one only while the
-    leader's pg_stat_replication shows it ``sync``, which PostgreSQL reports only for a
-    streaming standby); a running asynchronous replica cannot be told from one whose
-    receiver is down, and does not count."""
+    (``running``); in an answer where no replica reports a WAL receiver state:
+
+    - with `replication`, the leader's pg_stat_replication rows from its ``GET /patroni``
+      (``[{application_name, state, ...}]``; Patroni names each member's connection after
+      it), a running replica streams when its row says ``streaming``;
+    - without them, a running synchronous standby counts as streaming (Patroni names one
+      only while the leader's pg_stat_replication shows it ``sync``); a running asynchronous
+      replica cannot be told from one whose receiver is down, and does not count."""
     state = member.get("state")
     if state == "streaming":
         return True
-    return (
-        state == "running"
-        and member.get("role") in SYNC_ROLES
-        and not any(isinstance(m, Mapping) and m.get("state") in RECEIVER_STATES for m in members)
-    )
+    if state != "running" or reports_receivers(members):
+        return False
+    if replication is not None:
+        return any(
+            isinstance(row, Mapping)
+            and row.get("application_name") == member.get("name")
+            and row.get("state") == "streaming"
+            for row in replication
+        )
+    return member.get("role") in SYNC_ROLES
 
 
 @dataclass(frozen=True)
@@ -86,10 +102,16 @@ def _unhealthy(cluster: Mapping[str, Any], members: list[Mapping[str, Any]]) -> 
     return None
 
 
-def _refusal(member: Mapping[str, Any], max_lag: int, sync: bool, members: list[Any]) -> str | None:
+def _refusal(
+    member: Mapping[str, Any],
+    max_lag: int,
+    sync: bool,
+    members: list[Any],
+    replication: list[Any] | None = None,
+) -> str | None:
     if member.get("role") not in REPLICA_ROLES:
         return f"its role is {member.get('role')!r}, not a replica"
-    if not streams(member, members):
+    if not streams(member, members, replication):
         return f"its state is {member.get('state')!r}, not streaming"
     tags = member.get("tags") if isinstance(member.get("tags"), Mapping) else {}
     if tags.get("nofailover"):
@@ -104,8 +126,14 @@ def _refusal(member: Mapping[str, Any], max_lag: int, sync: bool, members: list[
     return None
 
 
-def plan(cluster: Any, candidate: str = "", max_lag: int = 1048576) -> Plan:
+def plan(
+    cluster: Any, candidate: str = "", max_lag: int = 1048576, replication: Any = None
+) -> Plan:
     """The switchover to run: the running leader and the member to promote.
+
+    `replication` is the leader's pg_stat_replication from its ``GET /patroni`` (its
+    ``replication`` key), or None when it was not read: Patroni 3.0.2 needs it to tell a
+    streaming asynchronous replica (`streams`).
 
     `candidate` names the member (``switchover_candidate``); empty picks the streaming
     replica with the least lag (ties by name). Refused, naming the reason, when the cluster
@@ -117,6 +145,11 @@ def plan(cluster: Any, candidate: str = "", max_lag: int = 1048576) -> Plan:
         raise PoolkitError(f"switchover_max_lag: {max_lag!r} is not a number of bytes (>= 0)")
     if not isinstance(candidate, str):
         raise PoolkitError(f"switchover_candidate: {candidate!r} is not a member name")
+    if replication is not None and not isinstance(replication, list):
+        raise PoolkitError(
+            "the leader's replication rows (GET /patroni: replication) are not a list: "
+            f"{str(replication)[:200]}"
+        )
     members = _members(cluster)
     names = ", ".join(_describe(m) for m in members)
     if problem := _unhealthy(cluster, members):
@@ -137,17 +170,19 @@ def plan(cluster: Any, candidate: str = "", max_lag: int = 1048576) -> Plan:
                 f"switchover_candidate: {candidate!r} is already the leader; name a replica"
                 f" (members: {names})"
             )
-        if reason := _refusal(chosen, max_lag, sync, members):
+        if reason := _refusal(chosen, max_lag, sync, members, replication):
             raise PoolkitError(
                 f"switchover_candidate: {candidate!r} cannot take over: {reason} (members: {names})"
             )
     else:
         fit = [
-            m for m in members if m is not leader and _refusal(m, max_lag, sync, members) is None
+            m
+            for m in members
+            if m is not leader and _refusal(m, max_lag, sync, members, replication) is None
         ]
         if not fit:
             reasons = "; ".join(
-                f"{m['name']}: {_refusal(m, max_lag, sync, members)}"
+                f"{m['name']}: {_refusal(m, max_lag, sync, members, replication)}"
                 for m in members
                 if m is not leader
             )

@@ -25,9 +25,12 @@ from poolkit.measurements import Point, Step, summarise
 
 #: Distinct concurrency levels a fit needs: three parameters, and one level to check them.
 MIN_LEVELS = 4
-#: Below this coefficient of determination the curve does not describe the runs (they vary
-#: more between repeats than between levels): no recommendation.
+#: Below this coefficient of determination over the levels' mean throughputs the curve does
+#: not follow the measured shape: no recommendation.
 MIN_R2 = 0.9
+#: Above this spread of the repeats around their level's mean (pooled relative standard
+#: deviation) the runs are too noisy to place a 95% point: no recommendation.
+MAX_SPREAD = 0.10
 #: The best mean throughput must beat the lowest level's by this factor, else it is flat.
 MIN_GAIN = 1.1
 #: The recommendation reaches this fraction of the peak throughput.
@@ -48,11 +51,12 @@ class UslFit:
     alpha: float | None
     beta: float | None
     lam: float | None
-    r2: float | None
+    r2: float | None  # over the levels' means, weighted by their repeats
     peak_concurrency: float | None  # N* when beta > 0, inside the measured range or not
     peak_throughput: float | None  # fitted X at N*, or at the top level when N* lies beyond
     recommendation: int | None
     reason: str
+    spread: float | None = None  # of the repeats (pooled relative sd); None with one run each
 
     @property
     def max_measured(self) -> int:
@@ -100,30 +104,64 @@ def fit_usl(points: tuple[Point, ...] | list[Point]) -> UslFit:
         alpha, beta, lam = _least_squares(x, y, first)
     except (RuntimeError, ValueError) as exc:
         return _unfit(steps, f"the fit did not converge ({exc})")
-    residual = float(np.sum((y - usl(x, alpha, beta, lam)) ** 2))
-    total = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1 - residual / total if total > 0 else 0.0
+    r2 = _r2_of_means(steps, alpha, beta, lam)
+    noise = spread(points)
     peak_n = math.sqrt((1 - alpha) / beta) if beta > _BETA_ZERO and alpha < 1 else None
     top = steps[-1].concurrency
     peak_x = usl(min(peak_n, top) if peak_n is not None else top, alpha, beta, lam)
-    fitted = dict(alpha=alpha, beta=beta, lam=lam, r2=r2, peak_concurrency=peak_n)
-    if r2 < MIN_R2:
-        return UslFit(
-            steps,
-            **fitted,
-            peak_throughput=peak_x,
-            recommendation=None,
-            reason=f"the USL fits poorly (r2 = {r2:.3f} < {MIN_R2}): the runs vary more than "
-            f"the curve explains; measure longer (--duration) or with more repeats",
+    fitted = dict(alpha=alpha, beta=beta, lam=lam, r2=r2, peak_concurrency=peak_n, spread=noise)
+    refusal = None
+    if noise is not None and noise > MAX_SPREAD:
+        refusal = (
+            f"the runs are too noisy (repeats spread {noise:.1%} around their level's mean, "
+            f"more than {MAX_SPREAD:.0%}): measure longer (--duration), with more repeats, "
+            f"or on a quieter machine"
         )
+    elif r2 < MIN_R2:
+        refusal = (
+            f"the USL fits poorly (r2 = {r2:.3f} < {MIN_R2} over the levels' means): the "
+            f"measured shape is not a scalability curve; measure longer (--duration) or with "
+            f"more repeats, and look at the plot (--plot)"
+        )
+    if refusal:
+        return UslFit(steps, **fitted, peak_throughput=peak_x, recommendation=None, reason=refusal)
     recommendation, reason = _recommend(steps, alpha, beta, lam, peak_n, peak_x)
     return UslFit(
         steps, **fitted, peak_throughput=peak_x, recommendation=recommendation, reason=reason
     )
 
 
+def _r2_of_means(steps: tuple[Step, ...], alpha: float, beta: float, lam: float) -> float:
+    """How much of the variation between the levels' mean throughputs the curve explains.
+    Over the means, not the runs: the repeats' scatter is noise, judged by `spread`."""
+    weights = np.array([s.repeats for s in steps], dtype=float)
+    means = np.array([s.mean for s in steps], dtype=float)
+    fitted = usl(np.array([s.concurrency for s in steps], dtype=float), alpha, beta, lam)
+    centre = float(np.average(means, weights=weights))
+    total = float(np.sum(weights * (means - centre) ** 2))
+    residual = float(np.sum(weights * (means - fitted) ** 2))
+    return 1 - residual / total if total > 0 else 0.0
+
+
+def spread(points: tuple[Point, ...] | list[Point]) -> float | None:
+    """The repeats' pooled relative standard deviation around their level's mean; None when
+    no level was run twice."""
+    by_n: dict[int, list[float]] = {}
+    for point in points:
+        by_n.setdefault(point.concurrency, []).append(point.tps)
+    squares = 0.0
+    freedom = 0
+    for values in by_n.values():
+        mean = sum(values) / len(values)
+        if len(values) < 2 or mean <= 0:
+            continue
+        squares += sum(((v - mean) / mean) ** 2 for v in values)
+        freedom += len(values) - 1
+    return math.sqrt(squares / freedom) if freedom else None
+
+
 def _unfit(steps: tuple[Step, ...], reason: str) -> UslFit:
-    return UslFit(steps, None, None, None, None, None, None, None, reason)
+    return UslFit(steps, None, None, None, None, None, None, None, reason, spread=None)
 
 
 def _least_squares(x, y, first: Step) -> tuple[float, float, float]:

@@ -175,3 +175,46 @@ def test_poolkit_size_does_not_import_the_calibrate_packages():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_progress_line_shows_runs_done_and_time_left():
+    assert calibrate.progress_line(7, 21, 84, width=21) == (
+        "[#######..............]  7/21 runs, about 84 s left"
+    )
+
+
+def test_live_runs_go_in_passes_over_every_level():
+    from poolkit.cli._load import PgbenchRunner
+    from poolkit.pgbench import Plan
+
+    order: list[int] = []
+
+    class Recorded(PgbenchRunner):
+        def run(self, clients, repeat, script):
+            order.append(clients)
+            return 100.0 * clients
+
+    plan = Plan(levels=(1, 2, 4, 8), repeats=2, duration=1, setup_seconds=0)
+    points = Recorded("host=db", None, plan, lambda line: None).run_all("tx.sql", 60)
+    assert order == [1, 2, 4, 8, 1, 2, 4, 8]
+    assert len(points) == 8
+
+
+def test_a_pass_that_does_not_fit_the_budget_is_not_started():
+    from poolkit.cli._load import PgbenchRunner
+    from poolkit.pgbench import Plan
+
+    said: list[str] = []
+    now = [0.0]
+
+    class Recorded(PgbenchRunner):
+        def run(self, clients, repeat, script):
+            now[0] += 5  # the run's 4 s and a second to start pgbench
+            return 100.0
+
+    plan = Plan(levels=(1, 2, 4, 8), repeats=3, duration=4, setup_seconds=0)
+    # 4 runs x (4 + 1) s per pass: 45 s hold two passes, not three.
+    runner = Recorded("host=db", None, plan, said.append, clock=lambda: now[0])
+    points = runner.run_all("tx", 45)
+    assert len(points) == 8
+    assert "1 of 3 passes not measured" in said[-1]

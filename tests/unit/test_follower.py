@@ -18,6 +18,7 @@ from poolkit.follower import (
     promoted,
     render_databases,
     replicas_of_include,
+    replication_source,
     resume_due,
     running_leader,
     streaming_replicas,
@@ -193,6 +194,37 @@ def test_patroni_3_0_2s_running_synchronous_standbys_serve_reads():
     # From Patroni 3.0.4 a running replica is one whose receiver does not stream.
     current = with_replicas(pg2={"role": "sync_standby", "state": "running"})
     assert streaming_replicas(current, 1024) == (PG3,)
+
+
+def leader_row(name, state="streaming", sync_state="async"):
+    """One row of the `replication` list in the leader's GET /patroni (Patroni 3.0.2)."""
+    return {
+        "usename": "replicator",
+        "application_name": name,
+        "client_addr": "10.0.0.9",
+        "state": state,
+        "sync_state": sync_state,
+        "sync_priority": 0,
+    }
+
+
+def test_patroni_3_0_2s_asynchronous_replicas_serve_reads_when_the_leader_says_they_stream():
+    legacy = with_replicas(pg2={"state": "running"}, pg3={"state": "running"})
+    rows = [leader_row("pg2"), leader_row("pg3", state="catchup")]
+    assert streaming_replicas(legacy, 1024, rows) == (PG2,)
+    assert streaming_replicas(legacy, 1024, []) == ()
+
+
+def test_the_leaders_rows_are_asked_for_only_where_cluster_shows_no_receiver_state():
+    legacy = with_replicas(pg2={"state": "running"}, pg3={"state": "running"})
+    legacy["members"][0]["api_url"] = "https://pg1:8008/patroni"
+    assert replication_source([answer("a", None, "down"), answer("b", legacy)]) == (
+        "https://pg1:8008/patroni"
+    )
+    current = with_replicas(pg2={"state": "running"})
+    current["members"][0]["api_url"] = "https://pg1:8008/patroni"
+    assert replication_source([answer("b", current)]) == ""
+    assert replication_source([answer("a", None, "down")]) == ""
 
 
 def test_replicas_on_another_port_than_most_are_left_out():

@@ -112,6 +112,43 @@ def test_patroni_3_0_2s_running_synchronous_standby_may_be_promoted():
         plan(current, "pg2")
 
 
+def row(name, state="streaming"):
+    """A row of the leader's GET /patroni `replication` list (pg_stat_replication)."""
+    return {
+        "usename": "replicator",
+        "application_name": name,
+        "state": state,
+        "sync_state": "async",
+        "sync_priority": 0,
+    }
+
+
+def test_patroni_3_0_2s_asynchronous_replica_streams_when_the_leader_says_so():
+    async_state = cluster(
+        member("pg1", role="leader", state="running"), member("pg3", state="running")
+    )
+    assert plan(async_state, "pg3", replication=[row("pg3")]).candidate == "pg3"
+    with pytest.raises(PoolkitError, match="its state is 'running', not streaming"):
+        plan(async_state, "pg3", replication=[row("pg3", state="catchup")])
+    with pytest.raises(PoolkitError, match="its state is 'running', not streaming"):
+        plan(async_state, "pg3", replication=[])
+
+
+def test_the_leaders_rows_do_not_override_a_receiver_state():
+    current = cluster(
+        member("pg1", role="leader", state="running"),
+        member("pg2", state="running"),
+        member("pg3"),
+    )
+    with pytest.raises(PoolkitError, match="its state is 'running', not streaming"):
+        plan(current, "pg2", replication=[row("pg2")])
+
+
+def test_replication_rows_that_are_not_a_list_are_refused():
+    with pytest.raises(PoolkitError, match=r"replication rows .* are not a list"):
+        plan(HEALTHY, "pg2", replication={"pg2": "streaming"})
+
+
 def test_max_lag_bounds_the_automatic_choice():
     state = cluster(member("pg1", role="leader", state="running"), member("pg2", lag=10))
     with pytest.raises(PoolkitError, match=r"no replica can take over.*pg2: it lags 10 bytes"):
@@ -179,6 +216,14 @@ FILTERS = FilterModule().filters()
 
 def test_the_plan_filter_takes_max_lag_as_a_numeric_string():
     assert FILTERS["poolkit_switchover_plan"](HEALTHY, "", "100")["candidate"] == "pg3"
+
+
+def test_the_plan_filter_passes_the_leaders_replication_rows():
+    async_state = cluster(
+        member("pg1", role="leader", state="running"), member("pg3", state="running")
+    )
+    chosen = FILTERS["poolkit_switchover_plan"](async_state, "", 100, [row("pg3")])
+    assert chosen["candidate"] == "pg3"
 
 
 def test_the_plan_filter_turns_a_refusal_into_a_filter_error():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from poolkit.measurements import Point
-from poolkit.usl import MIN_R2, fit_usl, usl
+from poolkit.usl import MAX_SPREAD, MIN_R2, fit_usl, spread, usl
 
 LEVELS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -118,11 +118,36 @@ def test_falling_throughput_recommends_nothing():
     assert "does not rise with concurrency" in fit.reason
 
 
-def test_noisy_runs_fit_poorly_and_recommend_nothing():
+def test_noisy_runs_recommend_nothing():
     fit = fit_usl(measured(usl_curve, noise=0.6, seed=3))
+    assert fit.spread > MAX_SPREAD
+    assert fit.recommendation is None
+    assert "too noisy" in fit.reason
+
+
+def test_a_shape_the_usl_cannot_follow_fits_poorly():
+    # Up and down at every level: little noise, but no scalability curve.
+    zigzag = measured(lambda n: 1000.0 * (3 if int(math.log2(n)) % 2 else 1), noise=0.01)
+    fit = fit_usl(zigzag)
     assert fit.r2 < MIN_R2
     assert fit.recommendation is None
     assert "fits poorly" in fit.reason
+
+
+def test_scatter_between_repeats_does_not_count_against_the_curve():
+    # 8% noise, within MAX_SPREAD: the means still follow the curve.
+    fit = fit_usl(measured(usl_curve, noise=0.08, repeats=5, seed=4))
+    assert fit.r2 > MIN_R2
+    assert fit.recommendation is not None
+
+
+def test_spread_is_the_repeats_pooled_relative_deviation():
+    points = [Point(1, 90.0), Point(1, 110.0), Point(2, 200.0), Point(2, 200.0)]
+    assert spread(points) == pytest.approx(math.sqrt((0.1**2 + 0.1**2) / 2))
+
+
+def test_single_runs_have_no_spread():
+    assert spread([Point(n, 100.0 * n) for n in LEVELS]) is None
 
 
 def test_poor_fit_still_reports_its_parameters():

@@ -87,6 +87,22 @@ def test_replicas_stream_over_tls_with_the_replication_certificate(leader, sql):
     assert rows == [["replicator", "t", "/CN=replicator"]] * 2, rows
 
 
+def test_each_replica_reads_its_own_timeline(leader, members):
+    # Patroni asks its own server for the timeline (IDENTIFY_SYSTEM on a replication
+    # connection), reports it in /patroni and reads it to decide on pg_rewind. Over TCP that
+    # connection went to "localhost", which no member certificate names: verify-full
+    # refused it, /patroni said "timeline": null. Over the socket it needs no certificate.
+    name, host = leader
+    status, primary = api(host, "/patroni")
+    assert status == 200 and isinstance(primary.get("timeline"), int), primary
+    for other, replica in members.items():
+        if other == name:
+            continue
+        status, state = api(replica, "/patroni")
+        assert status == 200, state
+        assert state.get("timeline") == primary["timeline"], (other, state)
+
+
 def test_no_member_stores_a_password(members):
     for name, host in members.items():
         config = host.file("/etc/patroni/config.yml")

@@ -13,6 +13,7 @@ import psycopg
 from conftest import FOLLOW_INCLUDE, MEMBERS, api
 
 from poolkit.pgbouncer import host_lists_connect, parse_version
+from poolkit.switchover import reports_receivers, streams
 
 
 def points_at(pooler) -> str:
@@ -73,6 +74,23 @@ def test_the_read_only_pool_points_at_the_streaming_replicas(pooler, leader, fol
     assert wait_reads_on(pooler, replicas, timeout=10) is not None, reads_on(pooler)
     assert follow_state()["replica_hosts"] == reads_on(pooler)
     print(f"\napp_ro on {reads_on(pooler)} (host lists: {host_lists(pooler)})")
+
+
+def test_the_leaders_api_names_every_streaming_replica(leader, cluster):
+    """Where /cluster shows no WAL receiver state (Patroni 3.0.2), poolkit takes the leader's
+    GET /patroni `replication` rows to tell which replicas stream (switchover.yml's candidate,
+    app_ro's hosts): each replica is there under its member name, streaming, and `streams`
+    agrees with them on this release's own answers."""
+    name, host = leader
+    status, state = api(host, "/patroni")
+    assert status == 200, state
+    rows = state.get("replication", [])
+    streaming = sorted(r["application_name"] for r in rows if r.get("state") == "streaming")
+    assert streaming == sorted(set(MEMBERS) - {name}), rows
+    view = cluster()
+    replicas = [m for m in view["members"] if m["name"] != name]
+    assert all(streams(m, view["members"], rows) for m in replicas), view
+    print(f"\n/cluster reports receiver states: {reports_receivers(view['members'])}")
 
 
 def test_reads_through_the_read_only_pool_reach_its_replicas_and_writes_fail(pooler, bouncer):

@@ -160,27 +160,40 @@ class PgbenchRunner:
         plan: Plan,
         say: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[int, int, float], None] = lambda done, total, left: None,
     ) -> None:
         self.conninfo = conninfo
         self.env = dict(os.environ, **({"PGPASSWORD": password} if password else {}))
         self.plan = plan
         self.say = say
         self.clock = clock
+        self.progress = progress
 
     def run_all(self, script: str, budget: float) -> list[Point]:
-        """Every planned run that fits in `budget` seconds from now."""
+        """Every planned run that fits in `budget` seconds from now, in passes over all the
+        levels (1, 2, 4, ... then 1, 2, 4, ... again): a change in the machine's load during
+        the calibration then spreads over every level instead of bending the curve at one."""
         deadline = self.clock() + budget
         points: list[Point] = []
-        for clients in self.plan.levels:
-            cost = self.plan.repeats * (self.plan.duration + RUN_OVERHEAD)
-            if self.clock() + cost > deadline:
-                self.say(f"  time budget reached: {clients} clients and above not measured")
+        pass_cost = len(self.plan.levels) * (self.plan.duration + RUN_OVERHEAD)
+        for repeat in range(self.plan.repeats):
+            if self.clock() + pass_cost > deadline:
+                self.say(
+                    f"  time budget reached: {self.plan.repeats - repeat} of "
+                    f"{self.plan.repeats} passes not measured"
+                )
                 break
-            tps = [self.run(clients, repeat, script) for repeat in range(self.plan.repeats)]
-            points += [Point(clients, value) for value in tps]
+            tps = []
+            for clients in self.plan.levels:
+                tps.append(self.run(clients, repeat, script))
+                done = repeat * len(self.plan.levels) + len(tps)
+                left = (self.plan.runs - done) * (self.plan.duration + RUN_OVERHEAD)
+                self.progress(done, self.plan.runs, left)
+            points += [Point(c, v) for c, v in zip(self.plan.levels, tps, strict=True)]
             self.say(
-                f"  {clients:>4} clients: " + " ".join(f"{v:.1f}" for v in tps) + " tps "
-                f"(mean {sum(tps) / len(tps):.1f})"
+                f"  pass {repeat + 1} of {self.plan.repeats}: "
+                + ", ".join(f"{c}: {v:.1f}" for c, v in zip(self.plan.levels, tps, strict=True))
+                + " tps"
             )
         return points
 

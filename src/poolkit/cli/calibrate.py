@@ -167,6 +167,30 @@ def _write(path: str, option: str, text: str) -> None:
         raise PoolkitError(f"{option} {path}: cannot write ({exc.strerror})") from None
 
 
+def progress_line(done: int, total: int, seconds_left: float, width: int = 24) -> str:
+    """`[#########...............]  9/21 runs, about 66 s left`"""
+    filled = round(width * done / total) if total else width
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done:>{len(str(total))}}/{total} runs, "
+        f"about {seconds_left:.0f} s left"
+    )
+
+
+def _progress_bar(stream):
+    """Redraws one line on a terminal; elsewhere (a log, CI) writes a line per run."""
+    redraw = stream.isatty()
+
+    def show(done: int, total: int, seconds_left: float) -> None:
+        line = progress_line(done, total, seconds_left)
+        if redraw:
+            stream.write("\r" + line)
+        else:
+            stream.write("  " + line + "\n")
+        stream.flush()
+
+    return show
+
+
 def _measure(args: argparse.Namespace) -> tuple[list[Point], str]:
     from poolkit.cli import _load
 
@@ -186,15 +210,17 @@ def _measure(args: argparse.Namespace) -> tuple[list[Point], str]:
         _load.refuse_standby(conninfo, password)
 
     def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        # On a terminal the progress bar's line is cleared first, then drawn again below.
+        clear = "\r\x1b[K" if sys.stderr.isatty() else ""
+        print(clear + line, file=sys.stderr, flush=True)
 
     workload = f"--sql {args.sql}" if args.sql else "a scratch TPC-B-like schema poolkit_calibrate"
     say(
-        f"poolkit calibrate: {target}, {workload}; {len(plan.levels)} levels "
-        f"({', '.join(map(str, plan.levels))} clients, pgbench -c N -j N) x {plan.repeats} "
-        f"runs x {plan.duration} s: at most about {plan.seconds} s"
+        f"poolkit calibrate: {target}, {workload}; {plan.repeats} passes over "
+        f"{len(plan.levels)} levels ({', '.join(map(str, plan.levels))} clients, pgbench -c N "
+        f"-j N), {plan.duration} s each run: at most about {plan.seconds} s"
     )
-    runner = _load.PgbenchRunner(conninfo, password, plan, say)
+    runner = _load.PgbenchRunner(conninfo, password, plan, say, progress=_progress_bar(sys.stderr))
     with _load.sigterm_interrupts():
         if args.sql is not None:
             points = runner.run_all(args.sql, args.time_budget)

@@ -42,6 +42,7 @@ from poolkit.follower import (
     promoted,
     render_databases,
     replicas_of_include,
+    replication_source,
     resume_due,
     target_of_include,
 )
@@ -145,6 +146,21 @@ def ask_status(api_url: str, context: ssl.SSLContext, timeout: float) -> tuple[d
     if not isinstance(status, dict):
         return None, f"{api_url}: not a Patroni status"
     return status, f"{api_url}: role {status.get('role')}, state {status.get('state')}"
+
+
+def leader_replication(
+    config: FollowerConfig, context: ssl.SSLContext, answers: list[Answer]
+) -> list | None:
+    """For read-only databases on Patroni before 3.0.4: the leader's pg_stat_replication
+    rows (`poolkit.follower.replication_source`); None when not needed or not answered."""
+    source = replication_source(answers) if config.replica_databases else ""
+    if not source:
+        return None
+    status, _ = ask_status(source, context, config.timeout)
+    if status is None:
+        return None
+    rows = status.get("replication", [])
+    return rows if isinstance(rows, list) else None
 
 
 def confirm_leader(
@@ -274,7 +290,12 @@ def run(args) -> int:
             started = time.monotonic()
             answers = poller.round()
             decision = decide(
-                current, answers, replicas, config.max_replica_lag, config.single_replica
+                current,
+                answers,
+                replicas,
+                config.max_replica_lag,
+                config.single_replica,
+                leader_replication(config, context, answers),
             )
             decision = confirm_leader(config, context, decision, current, replicas)
             if decision.target is not None:
