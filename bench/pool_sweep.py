@@ -332,6 +332,7 @@ def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
             str(args.cpu_cores),
             "--time-budget",
             str(args.calibrate_budget),
+            *(["--duration", str(args.calibrate_duration)] if args.calibrate_duration else []),
             "--format",
             "json",
             "--plot",
@@ -360,6 +361,11 @@ def main() -> int:
         "--warm-up", type=int, default=30, help="seconds of unmeasured load before measuring"
     )
     parser.add_argument("--calibrate-budget", type=int, default=120)
+    parser.add_argument(
+        "--calibrate-duration",
+        type=int,
+        help="seconds per calibrate run (default: as long as --calibrate-budget allows, <= 10)",
+    )
     parser.add_argument(
         "--calibrate-through",
         choices=("postgres", "pgbouncer"),
