@@ -218,3 +218,25 @@ def test_a_pass_that_does_not_fit_the_budget_is_not_started():
     points = runner.run_all("tx", 45)
     assert len(points) == 8
     assert "1 of 3 passes not measured" in said[-1]
+
+
+def test_the_first_pass_runs_when_the_plan_fills_the_budget_exactly():
+    # compose test: --time-budget 30 with the scratch schema's 10 s left 20 s for one pass
+    # of 4 runs x (4 + 1) s; the clock had moved on by the time the pass was checked.
+    from poolkit.cli._load import PgbenchRunner
+    from poolkit.pgbench import Plan
+
+    now = [0.0]
+
+    def clock():
+        now[0] += 0.001
+        return now[0]
+
+    class Recorded(PgbenchRunner):
+        def run(self, clients, repeat, script):
+            now[0] += 5
+            return 100.0
+
+    plan = Plan(levels=(1, 2, 4, 8), repeats=1, duration=4, setup_seconds=10)
+    points = Recorded("host=db", None, plan, lambda line: None, clock=clock).run_all("tx", 20)
+    assert len(points) == 4
