@@ -105,9 +105,8 @@ def ratios(runs: dict[int, PoolRun], calibrated: int | None, floor: int) -> dict
 
 def rounds_spread(runs: dict[int, PoolRun]) -> float | None:
     """The rounds' pooled relative standard deviation around their pool's mean (as
-    `poolkit.usl.spread` for a calibration's repeats)."""
-    from poolkit.measurements import Point
-    from poolkit.usl import spread
+    `poolkit.measurements.spread` for a calibration's repeats)."""
+    from poolkit.measurements import Point, spread
 
     return spread([Point(p, t) for p, run in runs.items() for t in run.tps])
 

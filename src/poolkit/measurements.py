@@ -86,12 +86,30 @@ def format_csv(points: tuple[Point, ...] | list[Point]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def summarise(points: tuple[Point, ...] | list[Point]) -> tuple[Step, ...]:
-    """One `Step` per distinct concurrency, in increasing order."""
+def _by_concurrency(points: tuple[Point, ...] | list[Point]) -> dict[int, list[float]]:
     by_n: dict[int, list[float]] = {}
     for point in points:
         by_n.setdefault(point.concurrency, []).append(point.tps)
+    return by_n
+
+
+def summarise(points: tuple[Point, ...] | list[Point]) -> tuple[Step, ...]:
+    """One `Step` per distinct concurrency, in increasing order."""
     return tuple(
         Step(n, len(values), sum(values) / len(values), min(values), max(values))
-        for n, values in sorted(by_n.items())
+        for n, values in sorted(_by_concurrency(points).items())
     )
+
+
+def spread(points: tuple[Point, ...] | list[Point]) -> float | None:
+    """The repeats' pooled relative standard deviation around their level's mean; None when
+    no level was run twice."""
+    squares = 0.0
+    freedom = 0
+    for values in _by_concurrency(points).values():
+        mean = sum(values) / len(values)
+        if len(values) < 2 or mean <= 0:
+            continue
+        squares += sum(((v - mean) / mean) ** 2 for v in values)
+        freedom += len(values) - 1
+    return math.sqrt(squares / freedom) if freedom else None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from poolkit.measurements import Point, Step, summarise
+from poolkit.measurements import Point, Step, spread, summarise
 
 #: Distinct concurrency levels a fit needs: three parameters, and one level to check them.
 MIN_LEVELS = 4
@@ -143,25 +143,8 @@ def _r2_of_means(steps: tuple[Step, ...], alpha: float, beta: float, lam: float)
     return 1 - residual / total if total > 0 else 0.0
 
 
-def spread(points: tuple[Point, ...] | list[Point]) -> float | None:
-    """The repeats' pooled relative standard deviation around their level's mean; None when
-    no level was run twice."""
-    by_n: dict[int, list[float]] = {}
-    for point in points:
-        by_n.setdefault(point.concurrency, []).append(point.tps)
-    squares = 0.0
-    freedom = 0
-    for values in by_n.values():
-        mean = sum(values) / len(values)
-        if len(values) < 2 or mean <= 0:
-            continue
-        squares += sum(((v - mean) / mean) ** 2 for v in values)
-        freedom += len(values) - 1
-    return math.sqrt(squares / freedom) if freedom else None
-
-
 def _unfit(steps: tuple[Step, ...], reason: str) -> UslFit:
-    return UslFit(steps, None, None, None, None, None, None, None, reason, spread=None)
+    return UslFit(steps, None, None, None, None, None, None, None, reason)
 
 
 def _least_squares(x, y, first: Step) -> tuple[float, float, float]:

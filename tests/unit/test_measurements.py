@@ -3,10 +3,12 @@ per level (poolkit.measurements)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from poolkit import PoolkitError
-from poolkit.measurements import Point, Step, format_csv, parse_csv, summarise
+from poolkit.measurements import Point, Step, format_csv, parse_csv, spread, summarise
 
 
 def test_rows_become_points():
@@ -51,3 +53,12 @@ def test_bad_csv_names_file_line_and_problem(text, message):
 def test_summary_has_one_step_per_level_in_order():
     points = [Point(4, 30.0), Point(1, 10.0), Point(4, 50.0), Point(1, 12.0)]
     assert summarise(points) == (Step(1, 2, 11.0, 10.0, 12.0), Step(4, 2, 40.0, 30.0, 50.0))
+
+
+def test_spread_is_the_repeats_pooled_relative_deviation():
+    points = [Point(1, 90.0), Point(1, 110.0), Point(2, 200.0), Point(2, 200.0)]
+    assert spread(points) == pytest.approx(math.sqrt((0.1**2 + 0.1**2) / 2))
+
+
+def test_single_runs_have_no_spread():
+    assert spread([Point(n, 100.0 * n) for n in (1, 2, 4, 8)]) is None

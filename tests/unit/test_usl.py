@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from poolkit.measurements import Point
-from poolkit.usl import MAX_SPREAD, MIN_R2, fit_usl, spread, usl
+from poolkit.usl import MAX_SPREAD, MIN_R2, fit_usl, usl
 
 LEVELS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -139,15 +139,6 @@ def test_scatter_between_repeats_does_not_count_against_the_curve():
     fit = fit_usl(measured(usl_curve, noise=0.08, repeats=5, seed=4))
     assert fit.r2 > MIN_R2
     assert fit.recommendation is not None
-
-
-def test_spread_is_the_repeats_pooled_relative_deviation():
-    points = [Point(1, 90.0), Point(1, 110.0), Point(2, 200.0), Point(2, 200.0)]
-    assert spread(points) == pytest.approx(math.sqrt((0.1**2 + 0.1**2) / 2))
-
-
-def test_single_runs_have_no_spread():
-    assert spread([Point(n, 100.0 * n) for n in LEVELS]) is None
 
 
 def test_poor_fit_still_reports_its_parameters():
