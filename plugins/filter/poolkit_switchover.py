@@ -1,7 +1,8 @@
 """Ansible filters for playbooks/switchover.yml: thin adapters over ``poolkit.switchover``.
 
 Filters: ``poolkit_switchover_plan`` (the leader and the member to promote, or a refusal
-naming why), ``poolkit_switchover_followers`` (the pooler hosts whose follower is not ready).
+naming why), ``poolkit_switchover_followers`` (the pooler hosts whose follower is not ready),
+``poolkit_switchover_pgpool`` (where a host's Pgpool-II stands: on the leader, settled).
 Each is documented in its side-car .yml beside this file. A ``PoolkitError`` becomes an
 ``AnsibleFilterError`` with the same message.
 """
@@ -43,6 +44,12 @@ def poolkit_switchover_followers(states: Any, leader: Any) -> list[str]:
         raise AnsibleFilterError(str(exc)) from None
 
 
+def poolkit_switchover_pgpool(state: Any, leader: Any, detached_before: Any = None) -> dict:
+    return switchover.pgpool_state(
+        values.plain(state), str(leader), values.plain(detached_before) or []
+    )
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -51,6 +58,7 @@ class FilterModule:
             {
                 "poolkit_switchover_plan": poolkit_switchover_plan,
                 "poolkit_switchover_followers": poolkit_switchover_followers,
+                "poolkit_switchover_pgpool": poolkit_switchover_pgpool,
             },
             POOLKIT_IMPORT_ERROR,
         )

@@ -35,6 +35,7 @@ from poolkit.pgbouncer_sections import (  # noqa: F401 (the module's public name
     connstr_value,
     databases_section,
     followed_databases,
+    held_databases,
     host_lists_connect,
     nofile,
     server_connections_per_process,

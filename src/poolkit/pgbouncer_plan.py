@@ -113,7 +113,8 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
     ``server_connections`` (one process's) and ``limit_nofile``; ``processes`` (their
     names, "1".."N"); ``peers`` (``[name, connection]`` pairs, empty without peering);
     ``databases`` and ``users`` (the [databases] and [users] lines); ``followed`` and
-    ``followed_replicas`` (``{name: settings}`` for ``poolkit follow``); ``ini``
+    ``followed_replicas`` (``{name: settings}`` for ``poolkit follow``); ``held`` (the
+    names switchover.yml holds until Pgpool-II follows: ``hold_at_switchover``); ``ini``
     (process name to its [pgbouncer] ``[key, value]`` pairs). Raises PoolkitError listing
     every problem, each naming the variable.
     """
@@ -163,6 +164,7 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "users": pgbouncer.users_section(inputs.get("user_settings") or [], version, sizing),
         "followed": pgbouncer.followed_databases(databases, version, sizing),
         "followed_replicas": pgbouncer.followed_databases(databases, version, sizing, "replicas"),
+        "held": pgbouncer.held_databases(databases, version, sizing),
         "ini": {
             name: pgbouncer.ini_settings(
                 process_settings(inputs, sized, hardened, name, peers), version, extra

@@ -58,6 +58,7 @@ class _Entry:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     follow: str = ""
+    held: bool = False
 
 
 #: Where a ``follow`` database entry gets its address: ``leader`` is the Patroni cluster's
@@ -109,6 +110,44 @@ def _split_followed(databases: Any, problems: list[str]) -> tuple[Any, dict[str,
             followed[str(item.get("name"))] = str(follow)
         items.append(item)
     return items, followed
+
+
+#: The key of a fixed-address database entry that playbooks/switchover.yml PAUSEs with the
+#: followed ones and RESUMEs only once the host's Pgpool-II has the new leader as its
+#: primary and every backend attached: PgBouncer in front of a Pgpool-II that follows
+#: Patroni (``poolkit pgpool-follow``), docs/ha.md "PgBouncer in front of Pgpool-II".
+HOLD_KEY = "hold_at_switchover"
+
+
+def _split_held(databases: Any, problems: list[str]) -> tuple[Any, set[str]]:
+    """`databases` without their `HOLD_KEY` keys, and the names of the entries where it is
+    true. It must be a boolean, on an entry with an address of its own: a followed entry
+    is paused at a switchover already, and RESUMEd by its follower."""
+    if isinstance(databases, (str, Mapping)) or not isinstance(databases, Sequence):
+        return databases, set()
+    items: list[Any] = []
+    held: set[str] = set()
+    for index, item in enumerate(databases):
+        if isinstance(item, Mapping) and HOLD_KEY in item:
+            where = f"pgbouncer_databases[{index}] ({item.get('name')})"
+            value = item[HOLD_KEY]
+            if not isinstance(value, bool):
+                problems.append(
+                    f"{where}.{HOLD_KEY}: expected true or false, got {value!r} (true: "
+                    "switchover.yml holds its clients until the host's Pgpool-II is on the new "
+                    "leader)"
+                )
+            elif value and "follow" in item:
+                problems.append(
+                    f"{where}: both follow and {HOLD_KEY} are set; a followed database is "
+                    f"paused at a switchover and resumed by its follower already, so remove "
+                    f"{HOLD_KEY} (it is for an entry whose host is a Pgpool-II)"
+                )
+            elif value:
+                held.add(str(item.get("name")))
+            item = {k: v for k, v in item.items() if k != HOLD_KEY}
+        items.append(item)
+    return items, held
 
 
 def _sizing_databases(sizing: Any, problems: list[str]) -> dict[str, Mapping[str, Any]]:
@@ -263,11 +302,13 @@ def _databases(
     """Parsed pgbouncer_databases entries with the sizing merged in; a followed entry
     (``follow``) has no address of its own and its `_Entry.follow` set."""
     sized = _sizing_databases(sizing, problems)
+    databases, held = _split_held(databases, problems)
     databases, followed = _split_followed(databases, problems)
 
     def finish(entry: _Entry) -> None:
         _convert(entry, _DATABASE_INTEGERS, problems)
         entry.follow = followed.get(entry.name, "")
+        entry.held = entry.name in held
         if (
             require_host
             and not entry.follow
@@ -352,6 +393,20 @@ def followed_databases(
         for entry in entries
         if entry.follow == follow
     }
+
+
+def held_databases(
+    databases: Sequence[Mapping[str, Any]],
+    version: str,
+    sizing: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Names of the entries with `HOLD_KEY` true, in their order (same checks as
+    `databases_section`)."""
+    ver, text = _supported(version)
+    problems: list[str] = []
+    entries = _databases(databases, ver, text, sizing, problems)
+    _raise(problems)
+    return [entry.name for entry in entries if entry.held]
 
 
 def _sizing_users(sizing: Any, problems: list[str]) -> dict[str, Mapping[str, Any]]:

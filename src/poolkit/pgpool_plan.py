@@ -90,7 +90,8 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
     (``__pgpool_input``) and the version about to run (``version``); ``users`` and
     ``pcp_users`` are names only. The settings that have no variable of their own but are
     checked (``process_management_mode``, ``min_spare_children``, ``max_spare_children``,
-    ``failover_command``, ``follow_primary_command``, ``search_primary_node_timeout``)
+    ``failover_command``, ``follow_primary_command``, ``search_primary_node_timeout``,
+    ``unix_socket_permissions``)
     are read from ``extra_settings``.
 
     Returns ``version``; ``sizing`` (``poolkit size``'s answer, ``{}`` without one);
@@ -113,6 +114,7 @@ def plan(inputs: Mapping[str, Any]) -> dict[str, Any]:
             "failover_command": extra.get("failover_command", ""),
             "follow_primary_command": extra.get("follow_primary_command", ""),
             "search_primary_node_timeout": extra.get("search_primary_node_timeout"),
+            "unix_socket_permissions": extra.get("unix_socket_permissions"),
         }
     )
     conf = pgpool.conf_settings(conf_settings(inputs, sized), version, extra)

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from poolkit import PoolkitError
 from poolkit.pgpool_backends import _backends
 from poolkit.pgpool_tables import DEFAULTS, PGPOOL, USERS_REQUIRED_SINCE
 from poolkit.settings import checked_bool as _checked_bool
 from poolkit.settings import checked_int as _checked_int
-from poolkit.settings import tls_file_problems
+from poolkit.settings import octal_mode, tls_file_problems
 from poolkit.settings import user_names as _user_names
 from poolkit.sizing import PGPOOL_MAX_POOL, SOURCES
 from poolkit.values import exporter_service_problems
@@ -299,7 +300,8 @@ def check(config: Mapping[str, Any]) -> None:
     budget.pgpool_share wins), backends, backend_clustering_mode, health_check_period,
     health_check_user, health_check_password, sr_check_period, sr_check_user,
     sr_check_password, users (the pool_passwd users), pool_passwd_method, and TLS: ssl,
-    ssl_cert, ssl_key, ssl_ca_cert (file names), enable_pool_hba and hba_rules, and the
+    ssl_cert, ssl_key, ssl_ca_cert (file names), enable_pool_hba and hba_rules,
+    unix_socket_permissions (`pgpool_extra_settings`; a local trust rule), and the
     exporter's exporter_enabled, exporter_user, exporter_database, exporter_port, port,
     pcp_port and service_manager. A null
     number means Pgpool-II's default (`DEFAULTS`).
@@ -355,9 +357,58 @@ def check(config: Mapping[str, Any]) -> None:
     _backends(config.get("backends"), ver, text, problems)
     _check_users(config, ver, text, problems)
     _tls_problems(config, problems)
+    _local_trust_problems(config, ver, text, problems)
     _exporter_problems(config, problems)
     _follow_problems(config, problems)
     _raise(problems)
+
+
+def _local_trust_problems(
+    config: Mapping[str, Any], ver: tuple[int, int, int], text: str, problems: list[str]
+) -> None:
+    """A ``local`` pool_hba rule with method ``trust`` (PgBouncer in front of Pgpool-II on
+    one host, docs/ha.md) lets whoever can open Pgpool-II's socket log in as any user, and
+    Pgpool-II then logs in to the backends with pool_passwd's password. That is safe only
+    when the socket admits Pgpool-II's own system user (and PgBouncer running as it) and no
+    one else: unix_socket_permissions without bits for others, which Pgpool-II has since
+    4.4 (4.3's sockets are 0777)."""
+    rules = config.get("hba_rules") or []
+    if not config.get("enable_pool_hba", True) or isinstance(rules, str):
+        return
+    if not isinstance(rules, Sequence):
+        return
+    trusted = [
+        f"pgpool_hba_rules[{index}]"
+        for index, rule in enumerate(rules)
+        if isinstance(rule, Mapping)
+        and rule.get("type") == "local"
+        and str(rule.get("method", "")).strip().lower() == "trust"
+    ]
+    if not trusted:
+        return
+    where = ", ".join(trusted)
+    if ver[:2] < (4, 4):
+        problems.append(
+            f"{where}: local trust, but Pgpool-II {text} has no unix_socket_permissions (4.4 "
+            "and later): its socket is open to every local user, who could log in as any "
+            "user; use scram-sha-256 for local rules on this version"
+        )
+        return
+    value = config.get("unix_socket_permissions")
+    variable = "pgpool_extra_settings.unix_socket_permissions"
+    try:
+        mode = octal_mode(value, variable) if value is not None else "0777"
+    except PoolkitError as exc:
+        problems.append(str(exc))
+        return
+    if int(mode, 8) & 0o007:
+        problems.append(
+            f"{where}: local trust, but {variable} is "
+            f"{mode if value is not None else 'not set (Pgpool-II: 0777)'}: every local user "
+            "can open the socket and log in as any user; set it to 0700 (Pgpool-II's system "
+            "user only, and PgBouncer when it runs as that user) or 0770 with "
+            "unix_socket_group"
+        )
 
 
 def _tls_problems(config: Mapping[str, Any], problems: list[str]) -> None:

@@ -210,3 +210,41 @@ def followers_problems(states: Mapping[str, Any], leader: str) -> list[str]:
                 f" leader {leader}"
             )
     return problems
+
+
+def pgpool_state(state: Any, leader: str, detached_before: Any = ()) -> dict[str, Any]:
+    """Where a pooler host's Pgpool-II stands for a switchover that ends with `leader`
+    leading, from its follower's state file (`poolkit pgpool-follow`; None: no file).
+
+    ``on_leader``: Pgpool-II agrees with Patroni and Patroni's leader is `leader`.
+    ``settled``: also no backend is detached but those in `detached_before` (the ones
+    detached before the switchover): attaching a backend restarts Pgpool-II's children,
+    which ends every session through them, so the databases PgBouncer holds in front of
+    Pgpool-II (``hold_at_switchover``) are resumed only once that is over. ``reason``
+    says which, for the play's output."""
+    if not isinstance(state, Mapping):
+        return {
+            "on_leader": False,
+            "settled": False,
+            "reason": "no Pgpool-II follower state (is pgpool_follow_patroni set on this host?)",
+        }
+    name = state.get("leader_name") or state.get("leader_host")
+    if not state.get("healthy"):
+        reason = f"Pgpool-II does not follow Patroni yet ({state.get('reason')})"
+    elif name != leader:
+        reason = f"Pgpool-II's follower sees {name} leading, not {leader}"
+    else:
+        before = set(detached_before or [])
+        extra = sorted(set(state.get("detached") or []) - before)
+        if extra:
+            return {
+                "on_leader": True,
+                "settled": False,
+                "reason": f"Pgpool-II's primary is {leader}; {', '.join(extra)} not attached yet",
+            }
+        return {
+            "on_leader": True,
+            "settled": True,
+            "reason": f"Pgpool-II's primary is {leader}, its backends attached as before",
+        }
+    return {"on_leader": False, "settled": False, "reason": reason}

@@ -96,3 +96,38 @@ def test_read_only_databases_are_apart_from_those_following_the_leader():
 )
 def test_host_lists_verify_full_only_from_1_25(version, sslmode, connects):
     assert pgb.host_lists_connect(version, sslmode) is connects
+
+
+HELD = {
+    "name": "app_pgpool",
+    "host": "/var/run/postgresql",
+    "port": 9999,
+    "dbname": "app",
+    "hold_at_switchover": True,
+}
+
+
+def test_a_held_database_keeps_its_address_and_loses_the_key():
+    assert pgb.databases_section([HELD, FIXED], "1.24.1") == [
+        ["app_pgpool", "host=/var/run/postgresql port=9999 dbname=app"],
+        ["reports", "host=10.0.0.6 dbname=reports"],
+    ]
+
+
+def test_only_entries_held_true_are_held():
+    quiet = {**FIXED, "hold_at_switchover": False}
+    assert pgb.held_databases([FOLLOWED, HELD, quiet], "1.24.1") == ["app_pgpool"]
+    assert pgb.databases_section([quiet], "1.24.1") == [["reports", "host=10.0.0.6 dbname=reports"]]
+
+
+def test_a_held_value_that_is_not_a_boolean_is_refused():
+    with pytest.raises(
+        PoolkitError,
+        match=r"\[0\] \(app_pgpool\)\.hold_at_switchover: expected true or false",
+    ):
+        pgb.held_databases([{**HELD, "hold_at_switchover": "yes"}], "1.24.1")
+
+
+def test_a_followed_database_cannot_be_held_too():
+    with pytest.raises(PoolkitError, match=r"both follow and hold_at_switchover are set"):
+        pgb.followed_databases([{**FOLLOWED, "hold_at_switchover": True}], "1.24.1")

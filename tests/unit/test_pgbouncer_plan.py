@@ -128,6 +128,13 @@ def test_followed_databases_are_left_to_the_follower():
     assert result["followed_replicas"] == {"app_ro": "dbname=app"}
 
 
+def test_held_databases_are_named_for_the_switchover():
+    held = {"name": "app_pgpool", "host": "/run/pgpool", "port": 9999, "hold_at_switchover": True}
+    result = plan(inputs(databases=[held, {"name": "app", "host": "db1"}]))
+    assert result["held"] == ["app_pgpool"]
+    assert [name for name, _ in result["databases"]] == ["app_pgpool", "app"]
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

@@ -1214,6 +1214,40 @@ def test_tls_files_without_ssl_are_refused():
     ]
 
 
+LOCAL_TRUST = [
+    {"type": "local", "database": "all", "user": "all", "method": "trust"},
+    {"type": "host", "database": "all", "user": "all", "address": "0.0.0.0/0", "method": "md5"},
+]
+
+
+@pytest.mark.parametrize("mode", ["0700", "0770", 0o700, "700"])
+def test_local_trust_passes_on_a_socket_closed_to_others(mode):
+    assert pp.check(config(hba_rules=LOCAL_TRUST, unix_socket_permissions=mode)) is None
+
+
+@pytest.mark.parametrize("mode", [None, "0777", "0701", 0o775])
+def test_local_trust_on_a_socket_open_to_others_is_refused(mode):
+    (problem,) = check_problems(hba_rules=LOCAL_TRUST, unix_socket_permissions=mode)
+    assert problem.startswith(
+        "pgpool_hba_rules[0]: local trust, but pgpool_extra_settings.unix_socket_permissions is"
+    )
+    assert "log in as any user" in problem
+
+
+def test_local_trust_with_a_bad_mode_names_the_setting():
+    (problem,) = check_problems(hba_rules=LOCAL_TRUST, unix_socket_permissions="rwx")
+    assert problem.startswith("pgpool_extra_settings.unix_socket_permissions: expected an octal")
+
+
+def test_local_trust_is_refused_before_4_4():
+    (problem,) = check_problems(version=OLD, hba_rules=LOCAL_TRUST, unix_socket_permissions="0700")
+    assert problem.startswith("pgpool_hba_rules[0]: local trust, but Pgpool-II 4.3.5 has no")
+
+
+def test_local_trust_is_not_checked_without_pool_hba():
+    assert pp.check(config(hba_rules=LOCAL_TRUST, enable_pool_hba=False)) is None
+
+
 def test_hostssl_rules_without_ssl_are_refused():
     (problem,) = check_problems(ssl=False, hba_rules=TLS["hba_rules"])
     assert problem.startswith("pgpool_hba_rules[0]: type hostssl, but pgpool_ssl is false")

@@ -231,6 +231,7 @@ def test_the_command_attaches_the_leader_pgpool_detached(pcp, follow):
     assert state["healthy"] is False
     assert state["reason"] == "Patroni's leader pg1:5432 is detached in Pgpool-II"
     assert state["last_request"] == "pcp_attach_node -- Command Successful"
+    assert state["detached"] == ["pg1:5432"]
     assert stat.S_IMODE((runtime / "pcppass").stat().st_mode) == 0o600
 
 
@@ -242,6 +243,8 @@ def test_the_command_sends_nothing_when_pgpool_follows(pcp, follow):
     assert code == 0
     assert not [c for c in log.read_text().splitlines() if not c.startswith("pcp_node_info")]
     assert state["healthy"] is True and state["pgpool_primary"] == "pg1:5432"
+    assert state["leader_name"] == "pg1"
+    assert state["detached"] == []
 
 
 def test_a_pcp_that_fails_is_reported_and_nothing_is_sent(pcp, follow, tmp_path):

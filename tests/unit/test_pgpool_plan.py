@@ -125,6 +125,15 @@ def test_the_backends_follow_the_settings():
             {"follow_patroni": ["https://pg1:8008"], "extra_settings": {"failover_command": "x"}},
             "pgpool_extra_settings.failover_command",
         ),
+        (
+            {
+                "hba_rules": [
+                    {"type": "local", "database": "all", "user": "all", "method": "trust"}
+                ],
+                "extra_settings": {"unix_socket_permissions": "0777"},
+            },
+            "pgpool_extra_settings.unix_socket_permissions is 0777",
+        ),
     ],
 )
 def test_bad_input_fails_naming_the_variable(changes, message):

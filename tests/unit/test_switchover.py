@@ -10,7 +10,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from poolkit import PoolkitError
-from poolkit.switchover import followers_problems, plan
+from poolkit.switchover import followers_problems, pgpool_state, plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 from poolkit_switchover import FilterModule
@@ -235,3 +235,59 @@ def test_the_followers_filter_lists_problems():
     assert FILTERS["poolkit_switchover_followers"]({"b1": None}, "pg1") == [
         "b1: no follower state (is a database following the leader?)"
     ]
+
+
+PGPOOL_ON_PG2 = {
+    "healthy": True,
+    "leader_name": "pg2",
+    "leader_host": "10.0.0.2",
+    "detached": [],
+}
+
+
+def test_pgpool_on_the_new_leader_with_every_backend_attached_is_settled():
+    assert pgpool_state(PGPOOL_ON_PG2, "pg2") == {
+        "on_leader": True,
+        "settled": True,
+        "reason": "Pgpool-II's primary is pg2, its backends attached as before",
+    }
+
+
+def test_pgpool_on_the_new_leader_is_not_settled_while_the_old_one_is_detached():
+    state = {**PGPOOL_ON_PG2, "detached": ["10.0.0.1:5432"]}
+    result = pgpool_state(state, "pg2")
+    assert (result["on_leader"], result["settled"]) == (True, False)
+    assert result["reason"].endswith("10.0.0.1:5432 not attached yet")
+
+
+def test_a_backend_detached_before_the_switchover_does_not_hold_it():
+    state = {**PGPOOL_ON_PG2, "detached": ["10.0.0.3:5432"]}
+    assert pgpool_state(state, "pg2", ["10.0.0.3:5432"])["settled"] is True
+
+
+def test_pgpool_still_on_the_old_leader_is_not_on_the_leader():
+    result = pgpool_state({**PGPOOL_ON_PG2, "leader_name": "pg1"}, "pg2")
+    assert (result["on_leader"], result["settled"]) == (False, False)
+    assert result["reason"] == "Pgpool-II's follower sees pg1 leading, not pg2"
+
+
+def test_pgpool_that_disagrees_with_patroni_is_not_on_the_leader():
+    state = {**PGPOOL_ON_PG2, "healthy": False, "reason": "searching"}
+    assert pgpool_state(state, "pg2")["reason"] == (
+        "Pgpool-II does not follow Patroni yet (searching)"
+    )
+
+
+def test_a_state_without_a_leader_name_is_read_by_its_host():
+    state = {"healthy": True, "leader_host": "pg2", "detached": []}
+    assert pgpool_state(state, "pg2")["on_leader"] is True
+
+
+def test_no_pgpool_state_is_not_on_the_leader():
+    assert pgpool_state(None, "pg2")["reason"].startswith("no Pgpool-II follower state")
+
+
+def test_the_pgpool_filter_takes_the_detached_list():
+    state = {**PGPOOL_ON_PG2, "detached": ["10.0.0.3:5432"]}
+    assert FILTERS["poolkit_switchover_pgpool"](state, "pg2", ["10.0.0.3:5432"])["settled"] is True
+    assert FILTERS["poolkit_switchover_pgpool"](state, "pg2")["settled"] is False

@@ -1,6 +1,7 @@
 """playbooks/switchover.yml: a planned switchover under load with PgBouncer paused around it
 (resumed by the follower the moment it points at the new leader) loses and fails no
-transaction; a candidate that is not a member is refused before any
+transaction; so does one through PgBouncer in front of Pgpool-II (held until Pgpool-II is
+on the new leader); a candidate that is not a member is refused before any
 change; a pause that outlasts pgbouncer_pause_limit is undone by the host itself."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from conftest import FOLLOW_INCLUDE, MEMBERS, POOLER
 from test_follow import points_at
+from test_pgpool import pgpool_events, wait_following
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from converge import run_playbook
@@ -81,6 +83,51 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
         members[old], "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_app'"
     )
     assert left == [["0"]], f"{left[0][0]} server connections still on the old leader {old}"
+
+
+def test_a_switchover_through_pgbouncer_in_front_of_pgpool_fails_no_transaction(
+    leader, pooler, bouncer, wait_healthy, direct
+):
+    """app_pgpool: PgBouncer in front of the pooler host's Pgpool-II, over a Unix socket
+    only Pgpool-II's system user can open (pool_hba local trust; PgBouncer runs as that
+    user), held at a switchover (hold_at_switchover). switchover.yml PAUSEs it with the
+    followed databases and RESUMEs it once Pgpool-II has the new leader as primary and every
+    backend attached again: 20 ledger clients see one stall and no error, where 20 clients
+    of Pgpool-II itself get one error each (test_pgpool.py)."""
+    old, _ = leader
+    assert wait_following(pooler, old, timeout=90) is not None, "Pgpool-II is not on the leader"
+    since = pooler.check_output("date +%H:%M:%S")
+    with Load(lambda: bouncer(autocommit=False, dbname="app_pgpool"), clients=20) as load:
+        load.wait_for(200)
+        started = time.monotonic()
+        run = run_playbook(SWITCHOVER, POOLER)
+        took = time.monotonic() - started
+        load.wait_for(load.committed() + 200, timeout=60)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    state = wait_healthy()
+    new = next(m["name"] for m in state["members"] if m["role"] == "leader")
+    with direct(new) as conn:
+        report = load.verify(conn)
+    pause = re.search(r"paused for ([0-9.]+) s", output)
+    # The play's report (YAML callback: wrapped, in single quotes).
+    held = re.search(r"app_pgpool held until: (.+?)\.['\"]", output, re.S)
+    held_until = " ".join(held.group(1).replace("''", "'").split()) if held else "(not reported)"
+    print(
+        f"\nswitchover.yml {old} -> {new}, 20 clients through PgBouncer in front of Pgpool-II:"
+        f" playbook {took:.1f} s; {pause.group(1) if pause else '?'} s paused, held until"
+        f" {held_until};"
+        f" {report}"
+    )
+    events = "" if report.failures == 0 else pgpool_events(pooler, since)
+    assert new != old
+    assert held is not None, output[-3000:]
+    assert (report.failures, report.in_doubt, report.lost, report.phantom) == (0, 0, [], []), (
+        f"{report}\n{events}"
+    )
+    assert report.counter_matches
+    assert not report.stuck_clients, report
+    assert paused(pooler)["app_pgpool"] == "0"
 
 
 def test_a_candidate_that_is_not_a_member_is_refused_before_any_change(leader, pooler):

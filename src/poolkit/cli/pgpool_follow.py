@@ -157,10 +157,13 @@ def one_round(config, context, pool, pcp, last_action) -> tuple[dict, tuple | No
     state = {
         "leader": str(leader) if leader else None,
         "leader_host": leader.host if leader else None,
+        "leader_name": (leader.name or leader.host) if leader else None,
         "pgpool_primary": f"{primary.host}:{primary.port}" if primary else None,
         "healthy": agrees(leader, nodes),
         "reason": reason,
         "nodes": [str(n) for n in nodes],
+        # Attaching one restarts Pgpool-II's children: switchover.yml waits for it.
+        "detached": [f"{n.host}:{n.port}" for n in nodes if not n.attached],
         "last_request": sent or None,
     }
     return state, last_action, promoting
