@@ -50,10 +50,10 @@ def query(label: str, port: int, dbname: str, password: str) -> bool:
         with psycopg.connect(dsn, password=password, connect_timeout=10) as conn:
             server, in_recovery = conn.execute(QUERY).fetchone()
     except psycopg.Error as exc:
-        print(f"  {label:36} {dsn}: FAILED: {str(exc).strip()}")
+        print(f"  {label:38} {dsn}: FAILED: {str(exc).strip()}")
         return False
     role = "a replica" if in_recovery else "the primary"
-    print(f"  {label:36} {dsn} -> {server} ({role})")
+    print(f"  {label:38} {dsn} -> {server} ({role})")
     return True
 
 
@@ -67,6 +67,7 @@ def main() -> int:
         ("PgBouncer, app (follows the leader)", bouncer, "app"),
         ("PgBouncer, app_ro (the replicas)", bouncer, "app_ro"),
         ("Pgpool-II, app", pgpool, "app"),
+        ("PgBouncer, app_pgpool (via Pgpool-II)", bouncer, "app_pgpool"),
     ):
         failed |= not query(label, port, dbname, password)
     journal = f"docker exec {POOLER} journalctl -fu poolkit-pgbouncer-follow"
@@ -74,7 +75,9 @@ def main() -> int:
         "\nTry a failover: docker kill the leader named above, watch the follower with\n"
         f"  {journal}\n"
         "and run this script again (python scripts/demo-ha-proof.py); `docker start` the\n"
-        "member and it rejoins as a replica. `make demo-ha-down` removes the lab."
+        "member and it rejoins as a replica. playbooks/switchover.yml switches over with no\n"
+        "client error through app and app_pgpool (molecule/ha/tests/test_switchover.py runs\n"
+        "it). `make demo-ha-down` removes the lab."
     )
     print(f"(members: {', '.join(shlex.quote(m) for m in members())})")
     return 1 if failed else 0

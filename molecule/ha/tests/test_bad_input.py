@@ -44,13 +44,27 @@ CASES = [
         "pgbouncer_follow_max_replica_lag: expected a whole number >= 0",
     ),
     (
+        "hold-not-a-boolean",
+        {
+            "pgbouncer_databases": [
+                {"name": "app_pgpool", "host": "/var/run/postgresql", "hold_at_switchover": "yes"}
+            ]
+        },
+        "pgbouncer_databases[0] (app_pgpool).hold_at_switchover: expected true or false",
+    ),
+    (
+        "pgpool-local-trust-open-socket",
+        {"pgpool_extra_settings": {"unix_socket_permissions": "0777"}},
+        "pgpool_hba_rules[0]: local trust, but pgpool_extra_settings.unix_socket_permissions is",
+    ),
+    (
         "pgpool-endless-search",
         {"pgpool_extra_settings": {"search_primary_node_timeout": 0}},
         "pgpool_extra_settings.search_primary_node_timeout: 0 (search forever)",
     ),
 ]
 #: Cases of the Pgpool-II role run its play alone (the PgBouncer role has nothing to check).
-PGPOOL_CASES = {"pgpool-endless-search"}
+PGPOOL_CASES = {"pgpool-endless-search", "pgpool-local-trust-open-socket"}
 
 
 def snapshot(pooler) -> str:
