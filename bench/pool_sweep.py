@@ -182,16 +182,18 @@ class Stack:
 
     def deploy_pool(self, pool_size: int) -> None:
         """Render the stack with a topology calibrated at `pool_size` (the roles, the first
-        time; after that the pgbouncer.ini they rendered, kept beside it in the volume:
+        time; after that the pgbouncer-<process>.ini files they rendered, kept in the volume:
         about 25 s of Ansible saved per run), reload PgBouncer and wait until its console
         shows that pool size."""
         from psycopg.pq import ExecStatus
 
         from poolkit.cli._console import show
 
-        kept = f"/etc/pgbouncer/bench-pool-{pool_size}.ini"
+        # The role writes one pgbouncer-<process>.ini per process (pgbouncer.ini is the
+        # package's sample): keep them all, in a directory per pool size.
+        kept = f"/etc/pgbouncer/bench-pool-{pool_size}"
         if pool_size in self.rendered:
-            self.in_config("cp", kept, "/etc/pgbouncer/pgbouncer.ini")
+            self.in_config("sh", "-c", f"cp {kept}/pgbouncer-*.ini /etc/pgbouncer/")
         else:
             topology = (ROOT / "compose/topology.yml").read_text()
             calibrated = topology.replace(
@@ -205,7 +207,8 @@ class Stack:
             self.compose(
                 "run", "--rm", "config", env={"POOLKIT_TOPOLOGY": str(WORKDIR / "topology.yml")}
             )
-            self.in_config("cp", "/etc/pgbouncer/pgbouncer.ini", kept)
+            rendered = "/etc/pgbouncer/pgbouncer-*.ini"
+            self.in_config("sh", "-c", f"mkdir -p {kept} && cp {rendered} {kept}")
             self.rendered.add(pool_size)
         self.compose("kill", "-s", "HUP", "pgbouncer")
         deadline = time.monotonic() + 30
