@@ -46,6 +46,14 @@ def _peak(fit: UslFit) -> str:
     return f"N* = {fit.peak_concurrency:.1f}, beyond the measured {fit.max_measured}"
 
 
+def _factors(factors: tuple[float, ...]) -> str:
+    """`x1.17, x0.89, x0.96 (pass 1, 2, 3)`"""
+    return (
+        ", ".join(f"x{f:.2f}" for f in factors)
+        + f" (pass {', '.join(str(i) for i in range(1, len(factors) + 1))})"
+    )
+
+
 def to_dict(fit: UslFit, *, source: str, floor: Floor | None = None) -> dict[str, Any]:
     """JSON-ready data; `calibration` only when the fit recommends a number."""
     result: dict[str, Any] = {
@@ -73,6 +81,7 @@ def to_dict(fit: UslFit, *, source: str, floor: Floor | None = None) -> dict[str
             "peak_concurrency": fit.peak_concurrency,
             "peak_in_range": fit.peak_in_range,
             "peak_tps": fit.peak_throughput,
+            "pass_factors": list(fit.pass_factors) if fit.pass_factors is not None else None,
         }
     if floor is not None:
         result["floor"] = {
@@ -97,7 +106,11 @@ def render(fit: UslFit, fmt: str, *, source: str, floor: Floor | None = None) ->
 
 
 def _table(fit: UslFit, *, source: str, floor: Floor | None) -> str:
-    out = ["Measured throughput (tps)"]
+    out = [
+        "Measured throughput (tps)"
+        if fit.pass_factors is None
+        else "Measured throughput (tps), each pass's speed divided out"
+    ]
     rows = [("clients", "runs", "mean", "min", "max")]
     rows += [
         (str(s.concurrency), str(s.repeats), f"{s.mean:.1f}", f"{s.low:.1f}", f"{s.high:.1f}")
@@ -118,6 +131,11 @@ def _table(fit: UslFit, *, source: str, floor: Floor | None) -> str:
             (
                 "repeats' spread",
                 "n/a (one run each)" if fit.spread is None else f"{fit.spread:.1%}",
+            ),
+            *(
+                [("passes' speed (divided out)", _factors(fit.pass_factors))]
+                if fit.pass_factors is not None
+                else []
             ),
             ("peak", _peak(fit)),
             ("peak throughput", f"{fit.peak_throughput:.1f} tps"),

@@ -16,12 +16,12 @@ floor. Needs numpy and scipy (the `calibrate` extra); nothing else in poolkit im
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import curve_fit
 
-from poolkit.measurements import Point, Step, spread, summarise
+from poolkit.measurements import Point, Step, normalise_passes, spread, summarise
 
 #: Distinct concurrency levels a fit needs: three parameters, and one level to check them.
 MIN_LEVELS = 4
@@ -57,6 +57,9 @@ class UslFit:
     recommendation: int | None
     reason: str
     spread: float | None = None  # of the repeats (pooled relative sd); None with one run each
+    # Each pass's speed, divided out of its runs before the fit (normalise_passes); None when
+    # the runs are not complete passes over the levels and were fitted as measured.
+    pass_factors: tuple[float, ...] | None = None
 
     @property
     def max_measured(self) -> int:
@@ -79,7 +82,18 @@ def usl(n, alpha, beta, lam):
 
 
 def fit_usl(points: tuple[Point, ...] | list[Point]) -> UslFit:
-    """Fit the USL to `points` (several repeats per concurrency welcome)."""
+    """Fit the USL to `points` (several repeats per concurrency welcome). When they are
+    complete passes over the levels, each pass's speed is divided out first: the steps, the
+    spread and the fit are then of the normalised runs."""
+    passes = normalise_passes(points)
+    factors = passes.factors if passes is not None else None
+    if passes is not None:
+        points = passes.points
+    fit = _fit(points, removed=len(passes.factors) - 1 if passes is not None else 0)
+    return replace(fit, pass_factors=factors)
+
+
+def _fit(points: tuple[Point, ...] | list[Point], removed: int) -> UslFit:
     steps = summarise(points)
     levels = [s.concurrency for s in steps]
     if len(steps) < MIN_LEVELS:
@@ -105,7 +119,7 @@ def fit_usl(points: tuple[Point, ...] | list[Point]) -> UslFit:
     except (RuntimeError, ValueError) as exc:
         return _unfit(steps, f"the fit did not converge ({exc})")
     r2 = _r2_of_means(steps, alpha, beta, lam)
-    noise = spread(points)
+    noise = spread(points, removed)
     peak_n = math.sqrt((1 - alpha) / beta) if beta > _BETA_ZERO and alpha < 1 else None
     top = steps[-1].concurrency
     peak_x = usl(min(peak_n, top) if peak_n is not None else top, alpha, beta, lam)

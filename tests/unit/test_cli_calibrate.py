@@ -183,7 +183,7 @@ def test_progress_line_shows_runs_done_and_time_left():
     )
 
 
-def test_live_runs_go_in_passes_over_every_level():
+def test_live_runs_go_in_passes_over_every_level_up_then_down():
     from poolkit.cli._load import PgbenchRunner
     from poolkit.pgbench import Plan
 
@@ -194,10 +194,23 @@ def test_live_runs_go_in_passes_over_every_level():
             order.append(clients)
             return 100.0 * clients
 
-    plan = Plan(levels=(1, 2, 4, 8), repeats=2, duration=1, setup_seconds=0)
+    plan = Plan(levels=(1, 2, 4, 8), repeats=3, duration=1, setup_seconds=0)
     points = Recorded("host=db", None, plan, lambda line: None).run_all("tx.sql", 60)
-    assert order == [1, 2, 4, 8, 1, 2, 4, 8]
-    assert len(points) == 8
+    assert order == [1, 2, 4, 8, 8, 4, 2, 1, 1, 2, 4, 8]
+    assert len(points) == 12
+
+
+def test_live_runs_name_their_pass():
+    from poolkit.cli._load import PgbenchRunner
+    from poolkit.pgbench import Plan
+
+    class Recorded(PgbenchRunner):
+        def run(self, clients, repeat, script):
+            return 100.0 * clients
+
+    plan = Plan(levels=(1, 2), repeats=2, duration=1, setup_seconds=0)
+    points = Recorded("host=db", None, plan, lambda line: None).run_all("tx.sql", 60)
+    assert [(p.concurrency, p.pass_number) for p in points] == [(1, 1), (2, 1), (2, 2), (1, 2)]
 
 
 def test_a_pass_that_does_not_fit_the_budget_is_not_started():
@@ -240,3 +253,31 @@ def test_the_first_pass_runs_when_the_plan_fills_the_budget_exactly():
     plan = Plan(levels=(1, 2, 4, 8), repeats=1, duration=4, setup_seconds=10)
     points = Recorded("host=db", None, plan, lambda line: None, clock=clock).run_all("tx", 20)
     assert len(points) == 4
+
+
+PASSES = REPO / "examples" / "calibration-passes.csv"
+
+
+def test_replay_with_pass_numbers_divides_each_pass_speed_out(capsys):
+    code, out, _ = run(capsys, "--replay", str(PASSES))
+    assert code == 0
+    assert "Measured throughput (tps), each pass's speed divided out" in out
+    assert "passes' speed (divided out)  x1.17, x0.89, x0.96 (pass 1, 2, 3)" in out
+
+
+def test_replay_without_pass_numbers_refuses_the_same_runs_as_too_noisy(tmp_path, capsys):
+    rows = PASSES.read_text().splitlines()[2:]
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(row.rsplit(",", 1)[0] for row in rows) + "\n")
+    code, out, _ = run(capsys, "--replay", str(bare), "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["recommendation"] is None
+    assert "too noisy" in data["reason"]
+    assert data["fit"]["pass_factors"] is None
+
+
+def test_json_carries_the_pass_factors(capsys):
+    _, out, _ = run(capsys, "--replay", str(PASSES), "--format", "json")
+    factors = json.loads(out)["fit"]["pass_factors"]
+    assert factors == pytest.approx([1.17, 0.89, 0.96], abs=0.01)

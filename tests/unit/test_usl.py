@@ -151,3 +151,42 @@ def test_throughput_without_a_fit_is_an_error():
     fit = fit_usl(measured(usl_curve, levels=(1, 2)))
     with pytest.raises(ValueError, match="no fitted parameters"):
         fit.throughput(4)
+
+
+def in_passes(curve, speeds, *, noise=0.03, seed=2, numbered=True) -> list[Point]:
+    """One pass over LEVELS per entry of `speeds`, the machine running that much faster in
+    it, each run also off by seeded relative noise; `numbered`: each run names its pass."""
+    rng = np.random.default_rng(seed)
+    return [
+        Point(
+            n,
+            float(curve(n) * speed * (1 + noise * rng.standard_normal())),
+            number if numbered else None,
+        )
+        for number, speed in enumerate(speeds, start=1)
+        for n in LEVELS
+    ]
+
+
+SLOW_SPELL = (1.16, 0.88, 0.95)  # the passes of a TPC-B calibration on this lab, 2026-12-03
+
+
+def test_a_pass_on_a_slower_machine_refuses_a_fit_without_pass_numbers():
+    fit = fit_usl(in_passes(usl_curve, SLOW_SPELL, numbered=False))
+    assert fit.spread > MAX_SPREAD
+    assert fit.recommendation is None
+    assert fit.pass_factors is None
+
+
+def test_the_passes_speed_is_divided_out_before_the_fit():
+    fit = fit_usl(in_passes(usl_curve, SLOW_SPELL))
+    assert fit.spread < 0.05
+    assert fit.peak_concurrency == pytest.approx(TRUE_PEAK, rel=0.1)
+    assert fit.recommendation == fit_usl(measured(usl_curve)).recommendation
+
+
+def test_the_fit_reports_each_pass_speed():
+    fit = fit_usl(in_passes(usl_curve, SLOW_SPELL))
+    middle = math.prod(SLOW_SPELL) ** (1 / 3)
+    expected = [speed / middle for speed in SLOW_SPELL]
+    assert fit.pass_factors == pytest.approx(expected, rel=0.03)

@@ -40,16 +40,17 @@ def paused(pooler) -> dict[str, str]:
 PAUSE_LIMIT = 30
 
 
-def test_a_switchover_under_load_fails_and_loses_no_transaction(
-    leader, pooler, bouncer, members, wait_healthy, sql, direct
-):
-    old, _ = leader
-    with Load(lambda: bouncer(autocommit=False), clients=20) as load:
+def switchover_under_load(connect, wait_healthy, direct, **wait):
+    """Run switchover.yml while 20 ledger clients (`connect`) commit; wait for 200 commits
+    after it (`wait`: Load.wait_for's timeout) and for a healthy cluster, then verify the
+    ledger on the new leader. Returns (new leader, the play's seconds, its output, the
+    ledger's report, the seconds PgBouncer was paused as the play reported them or None)."""
+    with Load(connect, clients=20) as load:
         load.wait_for(200)
         started = time.monotonic()
         run = run_playbook(SWITCHOVER, POOLER)
         took = time.monotonic() - started
-        load.wait_for(load.committed() + 200)
+        load.wait_for(load.committed() + 200, **wait)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     state = wait_healthy()
@@ -57,13 +58,23 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     with direct(new) as conn:
         report = load.verify(conn)
     pause = re.search(r"paused for ([0-9.]+) s", output)
+    return new, took, output, report, pause.group(1) if pause else None
+
+
+def test_a_switchover_under_load_fails_and_loses_no_transaction(
+    leader, pooler, bouncer, members, wait_healthy, sql, direct
+):
+    old, _ = leader
+    new, took, _, report, pause = switchover_under_load(
+        lambda: bouncer(autocommit=False), wait_healthy, direct
+    )
     journal = pooler.check_output(
         "journalctl -u poolkit-pgbouncer-follow --no-pager -o short-precise -n 40"
     )
     resumed = [line for line in journal.splitlines() if "(switchover request)" in line]
     print(
         f"\nswitchover.yml {old} -> {new} under 20 clients: playbook {took:.1f} s, PgBouncer"
-        f" paused {pause.group(1) if pause else '?'} s as the play saw it; the follower: "
+        f" paused {pause or '?'} s as the play saw it; the follower: "
         f"{resumed[-1] if resumed else 'no RESUME'}; {report}"
     )
     assert new != old
@@ -76,7 +87,7 @@ def test_a_switchover_under_load_fails_and_loses_no_transaction(
     # Its request expires with switchover_pause_limit (30 s): a switch that took longer (32 s
     # once on a saturated machine) is resumed by the host's timer instead, by design
     # (test_a_pause_that_outlasts_its_limit_is_undone_by_the_host).
-    if pause is None or float(pause.group(1)) < PAUSE_LIMIT:
+    if pause is None or float(pause) < PAUSE_LIMIT:
         assert resumed and f"on {new}" in resumed[-1] and "failed" not in resumed[-1], journal
     time.sleep(1)  # a released server connection closes at the next janitor pass
     left = sql(
@@ -97,25 +108,15 @@ def test_a_switchover_through_pgbouncer_in_front_of_pgpool_fails_no_transaction(
     old, _ = leader
     assert wait_following(pooler, old, timeout=90) is not None, "Pgpool-II is not on the leader"
     since = pooler.check_output("date +%H:%M:%S")
-    with Load(lambda: bouncer(autocommit=False, dbname="app_pgpool"), clients=20) as load:
-        load.wait_for(200)
-        started = time.monotonic()
-        run = run_playbook(SWITCHOVER, POOLER)
-        took = time.monotonic() - started
-        load.wait_for(load.committed() + 200, timeout=60)
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-4000:]
-    state = wait_healthy()
-    new = next(m["name"] for m in state["members"] if m["role"] == "leader")
-    with direct(new) as conn:
-        report = load.verify(conn)
-    pause = re.search(r"paused for ([0-9.]+) s", output)
+    new, took, output, report, pause = switchover_under_load(
+        lambda: bouncer(autocommit=False, dbname="app_pgpool"), wait_healthy, direct, timeout=60
+    )
     # The play's report (YAML callback: wrapped, in single quotes).
     held = re.search(r"app_pgpool held until: (.+?)\.['\"]", output, re.S)
     held_until = " ".join(held.group(1).replace("''", "'").split()) if held else "(not reported)"
     print(
         f"\nswitchover.yml {old} -> {new}, 20 clients through PgBouncer in front of Pgpool-II:"
-        f" playbook {took:.1f} s; {pause.group(1) if pause else '?'} s paused, held until"
+        f" playbook {took:.1f} s; {pause or '?'} s paused, held until"
         f" {held_until};"
         f" {report}"
     )

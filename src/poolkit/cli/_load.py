@@ -171,8 +171,10 @@ class PgbenchRunner:
 
     def run_all(self, script: str, budget: float) -> list[Point]:
         """Every planned run that fits in `budget` seconds from now, in passes over all the
-        levels (1, 2, 4, ... then 1, 2, 4, ... again): a change in the machine's load during
-        the calibration then spreads over every level instead of bending the curve at one."""
+        levels, up then down (1, 2, 4, ... 32, then 32, 16, ... 1, then up again), each run
+        numbered with its pass. A change in the machine's speed between passes then moves
+        every level of a pass alike, which the fit divides out (normalise_passes); a steady
+        drift within passes bends the curve up in one pass and down in the next, not one way."""
         deadline = self.clock() + budget
         points: list[Point] = []
         pass_cost = len(self.plan.levels) * (self.plan.duration + RUN_OVERHEAD)
@@ -185,16 +187,17 @@ class PgbenchRunner:
                     f"{self.plan.repeats} passes not measured"
                 )
                 break
+            levels = self.plan.levels if repeat % 2 == 0 else self.plan.levels[::-1]
             tps = []
-            for clients in self.plan.levels:
+            for clients in levels:
                 tps.append(self.run(clients, repeat, script))
-                done = repeat * len(self.plan.levels) + len(tps)
+                done = repeat * len(levels) + len(tps)
                 left = (self.plan.runs - done) * (self.plan.duration + RUN_OVERHEAD)
                 self.progress(done, self.plan.runs, left)
-            points += [Point(c, v) for c, v in zip(self.plan.levels, tps, strict=True)]
+            points += [Point(c, v, repeat + 1) for c, v in zip(levels, tps, strict=True)]
             self.say(
                 f"  pass {repeat + 1} of {self.plan.repeats}: "
-                + ", ".join(f"{c}: {v:.1f}" for c, v in zip(self.plan.levels, tps, strict=True))
+                + ", ".join(f"{c}: {v:.1f}" for c, v in zip(levels, tps, strict=True))
                 + " tps"
             )
         return points

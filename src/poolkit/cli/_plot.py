@@ -29,7 +29,8 @@ def write_plot(fit: UslFit, points: list[Point] | tuple[Point, ...], path: str, 
             [s.mean for s in fit.steps],
             "o",
             color="tab:blue",
-            label="mean per level",
+            label="mean per level"
+            + ("" if fit.pass_factors is None else ", each pass's speed divided out"),
         )
         if fit.alpha is not None and fit.r2 is not None:
             n = np.linspace(1, fit.max_measured, 400)
