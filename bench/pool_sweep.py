@@ -361,6 +361,7 @@ def calibrate(stack: Stack, workload: str, args: argparse.Namespace) -> dict:
             "--time-budget",
             str(args.calibrate_budget),
             *(["--duration", str(args.calibrate_duration)] if args.calibrate_duration else []),
+            *(["--repeats", str(args.calibrate_repeats)] if args.calibrate_repeats else []),
             "--format",
             "json",
             "--plot",
@@ -393,6 +394,11 @@ def main() -> int:
         "--calibrate-duration",
         type=int,
         help="seconds per calibrate run (default: as long as --calibrate-budget allows, <= 10)",
+    )
+    parser.add_argument(
+        "--calibrate-repeats",
+        type=int,
+        help="passes of poolkit calibrate (default: 3, fewer if --calibrate-budget is short)",
     )
     parser.add_argument(
         "--calibrate-through",

@@ -28,9 +28,15 @@ MIN_LEVELS = 4
 #: Below this coefficient of determination over the levels' mean throughputs the curve does
 #: not follow the measured shape: no recommendation.
 MIN_R2 = 0.9
-#: Above this spread of the repeats around their level's mean (pooled relative standard
-#: deviation) the runs are too noisy to place a 95% point: no recommendation.
+#: The spread of the repeats around their level's mean (pooled relative standard deviation)
+#: accepted at REFERENCE_REPEATS runs per level (the default plan's). What places the 95%
+#: point is how well each level's mean is known, the spread over the square root of the
+#: repeats: above MAX_MEAN_ERROR (5.8%) the runs are too noisy, no recommendation. So three
+#: runs spread 10% pass, and a noisier machine passes with more repeats (12% with 5 runs),
+#: as the refusal advises.
 MAX_SPREAD = 0.10
+REFERENCE_REPEATS = 3
+MAX_MEAN_ERROR = MAX_SPREAD / math.sqrt(REFERENCE_REPEATS)
 #: The best mean throughput must beat the lowest level's by this factor, else it is flat.
 MIN_GAIN = 1.1
 #: The recommendation reaches this fraction of the peak throughput.
@@ -125,11 +131,14 @@ def _fit(points: tuple[Point, ...] | list[Point], removed: int) -> UslFit:
     peak_x = usl(min(peak_n, top) if peak_n is not None else top, alpha, beta, lam)
     fitted = dict(alpha=alpha, beta=beta, lam=lam, r2=r2, peak_concurrency=peak_n, spread=noise)
     refusal = None
-    if noise is not None and noise > MAX_SPREAD:
+    fewest = min(s.repeats for s in steps)
+    if noise is not None and noise / math.sqrt(fewest) > MAX_MEAN_ERROR:
         refusal = (
             f"the runs are too noisy (repeats spread {noise:.1%} around their level's mean, "
-            f"more than {MAX_SPREAD:.0%}): measure longer (--duration), with more repeats, "
-            f"or on a quieter machine"
+            f"so a mean of {fewest} runs is uncertain by {noise / math.sqrt(fewest):.1%}, "
+            f"more than {MAX_MEAN_ERROR:.1%}: a spread of {MAX_SPREAD:.0%} over "
+            f"{REFERENCE_REPEATS} runs): measure longer (--duration), with more repeats "
+            f"(--repeats, --time-budget), or on a quieter machine"
         )
     elif r2 < MIN_R2:
         refusal = (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from poolkit.measurements import Point
-from poolkit.usl import MAX_SPREAD, MIN_R2, fit_usl, usl
+from poolkit.usl import MAX_MEAN_ERROR, MAX_SPREAD, MIN_R2, fit_usl, usl
 
 LEVELS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -123,6 +123,20 @@ def test_noisy_runs_recommend_nothing():
     assert fit.spread > MAX_SPREAD
     assert fit.recommendation is None
     assert "too noisy" in fit.reason
+
+
+def test_three_runs_spread_above_10_percent_are_too_noisy():
+    fit = fit_usl(measured(usl_curve, noise=0.13, repeats=3, seed=5))
+    assert 0.11 < fit.spread < 0.16
+    assert fit.recommendation is None
+    assert "so a mean of 3 runs is uncertain by" in fit.reason
+
+
+def test_more_repeats_make_the_same_spread_precise_enough():
+    fit = fit_usl(measured(usl_curve, noise=0.13, repeats=9, seed=5))
+    assert 0.11 < fit.spread < 0.16
+    assert fit.spread / math.sqrt(9) < MAX_MEAN_ERROR
+    assert fit.recommendation is not None
 
 
 def test_a_shape_the_usl_cannot_follow_fits_poorly():

@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 from conftest import Writer
 from test_follow import points_at
 from test_pgpool import connect as through_pgpool
-from test_pgpool import pool_nodes, wait_following
+from test_pgpool import pgpool_events, pool_nodes, wait_following
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from load import Load
@@ -28,6 +29,7 @@ def test_the_leader_restarted_in_place_after_a_crash_is_used_again_by_both_poole
     leader, pooler, bouncer, wait_healthy, direct
 ):
     name, host = leader
+    since = pooler.check_output("date +%H:%M:%S")
     with bouncer() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS pgpool_probe (at timestamptz DEFAULT now())")
     writer = Writer(lambda: through_pgpool(pooler, connect_timeout=2), "pgpool_probe", 0.1)
@@ -71,6 +73,18 @@ def test_the_leader_restarted_in_place_after_a_crash_is_used_again_by_both_poole
         assert not report.stuck_clients, report
     assert points_at(pooler) == now_leader
     took = wait_following(pooler, now_leader, timeout=60)
-    assert took is not None, pool_nodes(pooler)
+    assert took is not None, pgpool_view(pooler, since)
     # Writes through Pgpool-II work again without a human step (the timed writer's last).
-    assert writer.results and not writer.results[-1][1], writer.results[-3:]
+    assert writer.results and not writer.results[-1][1], (
+        f"{writer.results[-3:]}\n{pgpool_view(pooler, since)}"
+    )
+
+
+def pgpool_view(pooler, since: str) -> str:
+    """What a failure here needs: Pgpool-II's nodes (or why SHOW POOL_NODES failed), its
+    failover decisions since `since` and the follower's journal."""
+    try:
+        nodes = str(pool_nodes(pooler))
+    except psycopg.Error as exc:
+        nodes = f"SHOW POOL_NODES failed: {exc}"
+    return f"Pgpool-II's nodes: {nodes}\n{pgpool_events(pooler, since)}"
