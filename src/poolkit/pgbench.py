@@ -6,7 +6,9 @@ Pure: the runs themselves (processes, connections, signals) are in `poolkit.cli.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from poolkit import PoolkitError
@@ -102,6 +104,58 @@ def plan_runs(
         f"--time-budget {time_budget} s is too short for {len(levels)} levels x "
         f"{shortest.repeats} repeats of at least {MIN_DURATION} s (about {shortest.seconds} s); "
         f"raise --time-budget or lower --max-clients"
+    )
+
+
+# ----------------------------------------------------------------- where pgbench runs
+
+#: Host names that always mean this host.
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def on_this_host(
+    params: dict[str, str],
+    resolve: Callable[[str], set[str]],
+    is_own: Callable[[str], bool],
+) -> str | None:
+    """Which of the connection's hosts is this host, said for a message, or None when none
+    is known to be. `params` are libpq's connection parameters (host and hostaddr may list
+    several, comma-separated); `resolve` gives a host name's addresses (none when it does not
+    resolve); `is_own` tells whether an address is one of this host's."""
+    hosts = (params.get("hostaddr") or params.get("host") or "").split(",")
+    for host in (h.strip() for h in hosts):
+        if not host or host.startswith(("/", "@")):
+            return f"a Unix socket ({host or 'the default directory'})"
+        if host.lower() in LOOPBACK_NAMES:
+            return f"{host} (loopback)"
+        for address in sorted(_addresses(host, resolve), key=str):
+            if address.is_loopback:
+                return f"{host} (loopback)"
+            if is_own(str(address)):
+                return f"{host} (this host's address {address})"
+    return None
+
+
+def _addresses(host: str, resolve: Callable[[str], set[str]]) -> set:
+    try:
+        return {ipaddress.ip_address(host)}
+    except ValueError:
+        pass
+    found = set()
+    for text in resolve(host):
+        try:
+            found.add(ipaddress.ip_address(text.split("%")[0]))
+        except ValueError:
+            continue
+    return found
+
+
+def shared_host_note(where: str) -> str:
+    """What the plan says when pgbench runs on the host it loads (`where`, from on_this_host)."""
+    return (
+        f"note: pgbench runs on the host it connects to, {where}: its clients share that "
+        f"host's CPUs with the server, so the curve measures the server with less than all "
+        f"of them; calibrate from another host to measure the server alone"
     )
 
 

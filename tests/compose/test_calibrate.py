@@ -80,6 +80,8 @@ def test_calibrate_measures_the_primary_and_drops_its_scratch_schema(stack):
     print(f"\ncalibrate on the stack's primary: {json.dumps(result, sort_keys=True)[:600]}")
     levels = [point["concurrency"] for point in result["points"]]
     assert levels == [1, 2, 4, 8], result
+    # The plan says pgbench shares the host it loads (here through 127.0.0.1).
+    assert "note: pgbench runs on the host it connects to, 127.0.0.1 (loopback)" in run.stderr
     assert all(point["mean_tps"] > 0 for point in result["points"]), result
     # Four short levels on a busy machine may fit poorly: then no recommendation and no
     # block to paste (the floor stands), and the reason says why. Otherwise the block names

@@ -15,7 +15,7 @@ import yaml
 
 from poolkit import PoolkitError
 from poolkit.cli import calibrate, main
-from poolkit.measurements import parse_csv
+from poolkit.measurements import Point, parse_csv
 from poolkit.topology import parse_topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,6 +154,36 @@ def test_live_mode_plan_errors_come_before_any_connection(monkeypatch, capsys):
     code, _, err = run(capsys, "host=db.invalid", "--max-clients", "4")
     assert code == 2
     assert "--max-clients 4 measures only 3 concurrency levels" in err
+
+
+def live_plan(monkeypatch, capsys, tmp_path, dsn: str) -> str:
+    """What live mode says before its runs, with pgbench's runs replaced by a clean curve."""
+    from poolkit.cli._load import PgbenchRunner
+
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/pgbench")
+    monkeypatch.setattr(
+        PgbenchRunner,
+        "run_all",
+        lambda self, script, budget: [
+            Point(n, 100.0 * n / (1 + 0.05 * (n - 1))) for n in (1, 2, 4, 8) for _ in range(3)
+        ],
+    )
+    sql = tmp_path / "tx.sql"
+    sql.write_text("SELECT 1;\n")
+    code, _, err = run(capsys, dsn, "--sql", str(sql), "--max-clients", "8")
+    assert code == 0, err
+    return err
+
+
+def test_live_mode_notes_pgbench_on_the_host_it_loads(monkeypatch, capsys, tmp_path):
+    err = live_plan(monkeypatch, capsys, tmp_path, "host=localhost dbname=app")
+    assert "note: pgbench runs on the host it connects to, localhost (loopback)" in err
+
+
+def test_live_mode_against_another_host_has_no_such_note(monkeypatch, capsys, tmp_path):
+    err = live_plan(monkeypatch, capsys, tmp_path, "host=db.invalid dbname=app")
+    assert "poolkit calibrate: db.invalid:5432/app" in err
+    assert "note: pgbench runs" not in err
 
 
 def test_missing_packages_name_them_and_the_extra():

@@ -17,11 +17,13 @@ from poolkit.pgbench import (
     MIN_DURATION,
     SCHEMA,
     concurrency_levels,
+    on_this_host,
     parse_tps,
     pgbench_argv,
     plan_runs,
     scratch_script,
     scratch_setup_sql,
+    shared_host_note,
 )
 
 SAMPLES = Path(__file__).parent / "pgbench"
@@ -161,3 +163,53 @@ def test_scratch_script_touches_only_the_scratch_schema():
     sql = [line for line in scratch_script(8).splitlines() if line[:6] in ("UPDATE", "INSERT")]
     assert sql
     assert all(f" {SCHEMA}." in line for line in sql)
+
+
+# ----------------------------------------------------------------- where pgbench runs
+
+NAMES = {"db1.example": {"192.0.2.10"}, "self.example": {"198.51.100.7", "fe80::1%eth0"}}
+OWN = {"198.51.100.7"}
+
+
+def where(**params):
+    return on_this_host(params, lambda name: NAMES.get(name, set()), OWN.__contains__)
+
+
+@pytest.mark.parametrize("host", ["", "/var/run/postgresql", "@abstract"])
+def test_a_unix_socket_is_this_host(host):
+    assert where(host=host).startswith("a Unix socket")
+
+
+def test_no_host_at_all_is_the_default_socket():
+    assert where() == "a Unix socket (the default directory)"
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.0.1.1", "::1"])
+def test_loopback_is_this_host(host):
+    assert where(host=host) == f"{host} (loopback)"
+
+
+def test_a_name_resolving_to_an_own_address_is_this_host():
+    assert where(host="self.example") == "self.example (this host's address 198.51.100.7)"
+
+
+def test_an_own_address_is_this_host():
+    assert where(host="198.51.100.7") == "198.51.100.7 (this host's address 198.51.100.7)"
+
+
+@pytest.mark.parametrize("host", ["db1.example", "192.0.2.10", "unresolvable.example"])
+def test_another_host_is_not(host):
+    assert where(host=host) is None
+
+
+def test_hostaddr_wins_over_host():
+    assert where(host="localhost", hostaddr="192.0.2.10") is None
+
+
+def test_any_of_several_hosts_counts():
+    assert where(host="db1.example,localhost") == "localhost (loopback)"
+
+
+def test_the_note_names_the_host_and_the_way_out():
+    note = shared_host_note("localhost (loopback)")
+    assert "localhost (loopback)" in note and "from another host" in note

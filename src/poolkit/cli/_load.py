@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +25,7 @@ from poolkit.pgbench import (
     RUN_OVERHEAD,
     SCHEMA,
     Plan,
+    on_this_host,
     parse_tps,
     pgbench_argv,
     scratch_script,
@@ -64,6 +66,33 @@ def describe(conninfo: str) -> str:
 
     p = conninfo_to_dict(conninfo)
     return f"{p.get('host', 'local socket')}:{p.get('port', 5432)}/{p.get('dbname', '(default)')}"
+
+
+def shares_host(conninfo: str) -> str | None:
+    """on_this_host for a connection string: names resolved, and an address counted as this
+    host's when the kernel would send to it from that same address (no packet is sent)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return on_this_host(
+        {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}, _resolve, _is_own
+    )
+
+
+def _resolve(name: str) -> set[str]:
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return set()
+
+
+def _is_own(address: str) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((address, 9))  # UDP: picks a route and source, sends nothing
+            return probe.getsockname()[0] == address
+    except OSError:
+        return False
 
 
 def _redact(dsn: str) -> str:

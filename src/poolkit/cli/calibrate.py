@@ -18,7 +18,7 @@ from pathlib import Path
 
 from poolkit import PoolkitError
 from poolkit.measurements import Point, format_csv, parse_csv
-from poolkit.pgbench import plan_runs
+from poolkit.pgbench import plan_runs, shared_host_note
 from poolkit.render_calibration import FORMATS, Floor, render, source_line
 
 #: What the fit and the plot need beyond poolkit's own dependencies (the `calibrate` extra).
@@ -220,6 +220,9 @@ def _measure(args: argparse.Namespace) -> tuple[list[Point], str]:
         f"{len(plan.levels)} levels ({', '.join(map(str, plan.levels))} clients, pgbench -c N "
         f"-j N), {plan.duration} s each run: at most about {plan.seconds} s"
     )
+    where = _load.shares_host(conninfo)
+    if where is not None:
+        say(shared_host_note(where))
     runner = _load.PgbenchRunner(conninfo, password, plan, say, progress=_progress_bar(sys.stderr))
     with _load.sigterm_interrupts():
         if args.sql is not None:
