@@ -18,8 +18,10 @@ MIN_LEVELS = 4
 #: Seconds one run measures at the least and at the most when --duration is not given.
 MIN_DURATION = 2
 MAX_DURATION = 10
-#: Repeats per level when --repeats is not given; fewer when the budget is short.
+#: Repeats per level when --repeats is not given; fewer when the budget is short, but never
+#: fewer than MIN_AUTO_REPEATS: with one run per level the fit cannot judge the noise.
 DEFAULT_REPEATS = 3
+MIN_AUTO_REPEATS = 2
 #: Seconds a run costs beyond its duration: starting pgbench, its threads and connections.
 RUN_OVERHEAD = 1
 #: Seconds to create, fill and drop the scratch schema (a few thousand rows).
@@ -73,7 +75,8 @@ def plan_runs(
 ) -> Plan:
     """The runs that fit in `time_budget` seconds. Without `duration`, each run lasts as long
     as the budget allows (MIN_DURATION to MAX_DURATION s); without `repeats`, DEFAULT_REPEATS,
-    fewer if the budget is short. Raises PoolkitError naming the option to change."""
+    down to MIN_AUTO_REPEATS if the budget is short. Raises PoolkitError naming the option to
+    change."""
     levels = concurrency_levels(max_clients)
     if len(levels) < MIN_LEVELS:
         raise PoolkitError(
@@ -94,16 +97,18 @@ def plan_runs(
                 f"raise --time-budget, or lower --duration, --repeats or --max-clients"
             )
         return chosen
-    for tries in (repeats,) if repeats is not None else range(DEFAULT_REPEATS, 0, -1):
+    automatic = range(DEFAULT_REPEATS, MIN_AUTO_REPEATS - 1, -1)
+    for tries in (repeats,) if repeats is not None else automatic:
         runs = len(levels) * tries
         fitting = (time_budget - setup) // runs - RUN_OVERHEAD
         if fitting >= MIN_DURATION:
             return Plan(levels, tries, min(fitting, MAX_DURATION), setup)
-    shortest = Plan(levels, repeats or 1, MIN_DURATION, setup)
+    shortest = Plan(levels, repeats or MIN_AUTO_REPEATS, MIN_DURATION, setup)
+    single = "" if repeats is not None else " (or give --repeats 1: the noise goes unjudged)"
     raise PoolkitError(
         f"--time-budget {time_budget} s is too short for {len(levels)} levels x "
         f"{shortest.repeats} repeats of at least {MIN_DURATION} s (about {shortest.seconds} s); "
-        f"raise --time-budget or lower --max-clients"
+        f"raise --time-budget or lower --max-clients{single}"
     )
 
 

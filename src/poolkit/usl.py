@@ -149,6 +149,11 @@ def _fit(points: tuple[Point, ...] | list[Point], removed: int) -> UslFit:
     if refusal:
         return UslFit(steps, **fitted, peak_throughput=peak_x, recommendation=None, reason=refusal)
     recommendation, reason = _recommend(steps, alpha, beta, lam, peak_n, peak_x)
+    if noise is None:
+        reason += (
+            "; one run per level, so the runs' noise was not judged (two or more runs per "
+            "level judge it: --repeats)"
+        )
     return UslFit(
         steps, **fitted, peak_throughput=peak_x, recommendation=recommendation, reason=reason
     )

@@ -264,8 +264,8 @@ def test_a_pass_that_does_not_fit_the_budget_is_not_started():
 
 
 def test_the_first_pass_runs_when_the_plan_fills_the_budget_exactly():
-    # compose test: --time-budget 30 with the scratch schema's 10 s left 20 s for one pass
-    # of 4 runs x (4 + 1) s; the clock had moved on by the time the pass was checked.
+    # --repeats 1 --time-budget 30: the scratch schema's 10 s left 20 s for one pass of 4
+    # runs x (4 + 1) s; the clock had moved on by the time the pass was checked (seen live).
     from poolkit.cli._load import PgbenchRunner
     from poolkit.pgbench import Plan
 

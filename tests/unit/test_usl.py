@@ -61,6 +61,16 @@ def test_recommendation_is_the_smallest_n_within_95_percent_of_the_peak():
     assert "95% of the fitted peak" in fit.reason
 
 
+def test_one_run_per_level_recommends_but_says_the_noise_was_not_judged():
+    fit = fit_usl(measured(usl_curve, repeats=1))
+    assert fit.spread is None and fit.recommendation is not None
+    assert "one run per level, so the runs' noise was not judged" in fit.reason
+
+
+def test_repeated_runs_do_not_carry_that_caveat():
+    assert "not judged" not in fit_usl(measured(usl_curve)).reason
+
+
 def test_recommendation_is_reproducible_from_the_same_points():
     points = measured(usl_curve)
     assert fit_usl(points) == fit_usl(list(points))
