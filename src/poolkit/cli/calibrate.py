@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--replay",
         metavar="FILE",
-        help="fit saved measurements (CSV rows concurrency,tps) instead of running pgbench",
+        help="fit saved measurements (CSV rows concurrency,tps[,pass]) instead of running pgbench",
     )
     parser.add_argument(
         "--sql",
@@ -62,7 +62,10 @@ def register(subparsers) -> None:
         help="seconds per run (default: as long as --time-budget allows, 2 to 10)",
     )
     parser.add_argument(
-        "--repeats", type=int, metavar="R", help="runs per level (default: 3, fewer if short)"
+        "--repeats",
+        type=int,
+        metavar="R",
+        help="runs per level, in passes (default: 3, or 2 when the budget is short)",
     )
     parser.add_argument(
         "--time-budget",
