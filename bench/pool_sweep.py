@@ -398,7 +398,7 @@ def main() -> int:
     parser.add_argument(
         "--calibrate-repeats",
         type=int,
-        help="passes of poolkit calibrate (default: 3, fewer if --calibrate-budget is short)",
+        help="passes of poolkit calibrate (default: 3, or 2 if --calibrate-budget is short)",
     )
     parser.add_argument(
         "--calibrate-through",

@@ -186,6 +186,24 @@ def test_live_mode_against_another_host_has_no_such_note(monkeypatch, capsys, tm
     assert "note: pgbench runs" not in err
 
 
+@pytest.mark.parametrize(
+    ("dsn", "environ", "said"),
+    [
+        ("dbname=app", {}, "a Unix socket (the default directory)"),
+        ("dbname=app", {"PGHOST": "127.0.0.1"}, "127.0.0.1 (loopback)"),
+        ("dbname=app", {"PGHOST": "203.0.113.10"}, None),
+        ("dbname=app", {"PGHOSTADDR": "::1"}, "::1 (loopback)"),
+        ("host=localhost", {"PGHOST": "203.0.113.10"}, "localhost (loopback)"),
+        ("service=app", {}, None),
+        ("dbname=app", {"PGSERVICE": "app"}, None),
+    ],
+)
+def test_where_pgbench_connects_follows_libpqs_environment(dsn, environ, said):
+    from poolkit.cli._load import shares_host
+
+    assert shares_host(dsn, environ) == said
+
+
 def test_missing_packages_name_them_and_the_extra():
     with pytest.raises(PoolkitError) as excinfo:
         calibrate.require_packages(("numpy", "scipy"), find=lambda name: name != "scipy")

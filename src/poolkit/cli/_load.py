@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,14 +68,23 @@ def describe(conninfo: str) -> str:
     return f"{p.get('host', 'local socket')}:{p.get('port', 5432)}/{p.get('dbname', '(default)')}"
 
 
-def shares_host(conninfo: str) -> str | None:
+def shares_host(conninfo: str, environ: Mapping[str, str] = os.environ) -> str | None:
     """on_this_host for a connection string: names resolved, and an address counted as this
-    host's when the kernel would send to it from that same address (no packet is sent)."""
+    host's when the kernel would send to it from that same address (no packet is sent).
+    Without host and hostaddr, libpq takes PGHOST and PGHOSTADDR; a service file's host is
+    not read, so a service without them is not judged (None)."""
     from psycopg.conninfo import conninfo_to_dict
 
-    return on_this_host(
-        {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}, _resolve, _is_own
-    )
+    params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}
+    if "host" not in params and "hostaddr" not in params:
+        for key, variable in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
+            if environ.get(variable):
+                params[key] = environ[variable]
+        if not params.keys() & {"host", "hostaddr"} and (
+            "service" in params or environ.get("PGSERVICE")
+        ):
+            return None
+    return on_this_host(params, _resolve, _is_own)
 
 
 def _resolve(name: str) -> set[str]:
