@@ -194,14 +194,23 @@ def test_live_mode_against_another_host_has_no_such_note(monkeypatch, capsys, tm
         ("dbname=app", {"PGHOST": "203.0.113.10"}, None),
         ("dbname=app", {"PGHOSTADDR": "::1"}, "::1 (loopback)"),
         ("host=localhost", {"PGHOST": "203.0.113.10"}, "localhost (loopback)"),
-        ("service=app", {}, None),
-        ("dbname=app", {"PGSERVICE": "app"}, None),
+        ("host=localhost", {"PGHOSTADDR": "203.0.113.10"}, None),
+        ("service=app", {"PGHOST": "127.0.0.1"}, None),
+        ("dbname=app", {"PGSERVICE": "remote"}, None),
+        ("dbname=app", {"PGSERVICE": "here"}, "127.0.0.1 (loopback)"),
     ],
 )
-def test_where_pgbench_connects_follows_libpqs_environment(dsn, environ, said):
+def test_where_pgbench_connects_follows_libpqs_defaults(dsn, environ, said, monkeypatch, tmp_path):
     from poolkit.cli._load import shares_host
 
-    assert shares_host(dsn, environ) == said
+    services = tmp_path / "pg_service.conf"
+    services.write_text("[remote]\nhost=203.0.113.5\n[here]\nhost=127.0.0.1\n")
+    for variable in ("PGHOST", "PGHOSTADDR", "PGSERVICE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    assert shares_host(dsn) == said
 
 
 def test_missing_packages_name_them_and_the_extra():

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,22 +68,22 @@ def describe(conninfo: str) -> str:
     return f"{p.get('host', 'local socket')}:{p.get('port', 5432)}/{p.get('dbname', '(default)')}"
 
 
-def shares_host(conninfo: str, environ: Mapping[str, str] = os.environ) -> str | None:
+def shares_host(conninfo: str) -> str | None:
     """on_this_host for a connection string: names resolved, and an address counted as this
     host's when the kernel would send to it from that same address (no packet is sent).
-    Without host and hostaddr, libpq takes PGHOST and PGHOSTADDR; a service file's host is
-    not read, so a service without them is not judged (None)."""
+    What the string leaves out comes from libpq's own defaults (PGHOST, PGHOSTADDR, the
+    host of PGSERVICE's entry). A service named in the string without a host is not judged
+    (None): its entry is libpq's to read when it connects."""
+    from psycopg import pq
     from psycopg.conninfo import conninfo_to_dict
 
     params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}
-    if "host" not in params and "hostaddr" not in params:
-        for key, variable in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
-            if environ.get(variable):
-                params[key] = environ[variable]
-        if not params.keys() & {"host", "hostaddr"} and (
-            "service" in params or environ.get("PGSERVICE")
-        ):
-            return None
+    if "service" in params and not params.keys() & {"host", "hostaddr"}:
+        return None
+    defaults = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val}
+    for key in ("host", "hostaddr"):
+        if key not in params and key in defaults:
+            params[key] = defaults[key]
     return on_this_host(params, _resolve, _is_own)
 
 
